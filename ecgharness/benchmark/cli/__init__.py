@@ -1,0 +1,46 @@
+"""The ``bench`` command line. Heavy imports live inside each command, so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ecgharness.benchmark.cli import leaderboard, listing, run
+
+COMMANDS = {"run": run, "leaderboard": leaderboard, "list": listing}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="Hyperparameter search and benchmarking of ECG classifiers with Ray Tune.",
+        epilog="examples:\n  bench run                       # quick suite on the embedded sample\n"
+               "  bench leaderboard               # rankings of the latest run\n"
+               "  bench list models",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if not args.command:
+        parser.print_help()
+        return 0
+    from ecgharness.errors import ConfigError, DataNotFoundError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, DataNotFoundError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

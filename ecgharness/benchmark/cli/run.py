@@ -1,0 +1,63 @@
+"""``bench run``: search, final evaluation and a leaderboard for one suite."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXAMPLES = """examples:
+  bench run                                         # quick suite, embedded sample, offline
+  bench run --suite mitbih --data-root ~/ecg-data   # full MIT-BIH, inter-patient
+  bench run --models cnn_lstm --num-samples 8 --max-epochs 10
+  bench run --suite my_suite.yaml --address auto --gpus-per-trial 0.25
+"""
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a benchmark suite", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", default="quick", help="packaged suite name or path to a suite YAML (default quick)")
+    p.add_argument("--models", type=_csv, help="comma-separated model names, or 'all'")
+    p.add_argument("--datasets", type=_csv, help="comma-separated dataset names")
+    p.add_argument("--num-samples", type=int, help="trials per (dataset, model) pair")
+    p.add_argument("--max-epochs", type=int, help="epoch budget of each trial")
+    p.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], help="final-evaluation seeds, e.g. 0,1,2")
+    p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial")
+    p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions pack trials on one GPU")
+    p.add_argument("--max-concurrent", type=int, help="trials running at once per pair")
+    p.add_argument("--address", help="Ray cluster to join ('auto' or ray://host:10001); default: start locally")
+    p.add_argument("--storage", help="Tune experiment storage path or URI (default: inside the run folder)")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="results store root (default ./results)")
+    p.add_argument("--data-root", help="raw data root (default $ECGHARNESS_DATA or ./data)")
+    p.add_argument("--cache-dir", help="prepared-array cache (default $ECGHARNESS_CACHE or ~/.cache/ecgharness)")
+    p.add_argument("--run-id", help="name of the run folder (default: a timestamp)")
+    p.add_argument("--num-cpus", type=int, help="CPUs of a locally started Ray (default: all)")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every reported epoch")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ecgharness.benchmark.runner import RunOptions, run_suite
+    from ecgharness.benchmark.suite import load_suite, with_overrides
+    from ecgharness.leaderboard import read_run, render_leaderboard
+
+    suite = with_overrides(
+        load_suite(args.suite),
+        models=args.models, datasets=args.datasets, num_samples=args.num_samples,
+        max_epochs=args.max_epochs, seeds=args.seeds, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, max_concurrent_trials=args.max_concurrent,
+    )
+    options = RunOptions(
+        results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
+        address=args.address, storage=args.storage, run_id=args.run_id, num_cpus=args.num_cpus,
+        verbose=args.verbose,
+    )
+    run_dir = run_suite(suite, options)
+    print()
+    print(render_leaderboard(read_run(run_dir), "table"))
+    print(f"\nresults written to {run_dir}")
+    return 0

@@ -1,0 +1,239 @@
+"""Suites: which datasets and models to benchmark, and how, parsed from YAML.
+
+A suite file (``ecgharness/benchmark/suites/<name>.yaml`` or any path)::
+
+    name: quick
+    datasets: [mitbih_sample]            # or {name: mitbih, config: {split: intrapatient}}
+    models: [cnn_lstm, resnet_se]        # "all", or {name: cnn_lstm, space: {lr: 1.0e-3}}
+    search: {num_samples: 4, max_concurrent_trials: 2, grace_period: 1, reduction_factor: 2, seed: 0}
+    training: {max_epochs: 4, patience: 3}
+    final: {seeds: [0, 1, 2]}
+    resources: {cpus_per_trial: 1, gpus_per_trial: 0}
+    imports: [my_package.my_models]      # modules that register extra models or datasets
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ecgharness.benchmark.trainer import TrainConfig
+from ecgharness.config import from_mapping, to_dict
+from ecgharness.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    space: dict[str, Any] = field(default_factory=dict)  # overrides of the model's search space
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Ray Tune search options.
+
+    Attributes:
+        num_samples: Trials per (dataset, model) pair.
+        max_concurrent_trials: Trials running at once per pair (0: as many as resources allow).
+        grace_period: ASHA: epochs every trial runs before it can be stopped.
+        reduction_factor: ASHA: keep the best 1/reduction_factor at each rung.
+        seed: Seeds the Optuna sampler.
+    """
+
+    num_samples: int = 4
+    max_concurrent_trials: int = 2
+    grace_period: int = 1
+    reduction_factor: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {self.num_samples}")
+        if self.reduction_factor < 2:
+            raise ValueError(f"reduction_factor must be at least 2, got {self.reduction_factor}")
+        if self.grace_period < 1:
+            raise ValueError(f"grace_period must be at least 1, got {self.grace_period}")
+
+
+@dataclass(frozen=True)
+class FinalConfig:
+    """Final evaluation: the best configuration retrained once per seed, tested once each."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("final.seeds needs at least one seed")
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cpus_per_trial <= 0:
+            raise ValueError(f"cpus_per_trial must be positive, got {self.cpus_per_trial}")
+        if self.gpus_per_trial < 0:
+            raise ValueError(f"gpus_per_trial must be >= 0, got {self.gpus_per_trial}")
+        if self.gpus_per_trial > 1 and self.gpus_per_trial != int(self.gpus_per_trial):
+            raise ValueError(f"gpus_per_trial above 1 must be whole, got {self.gpus_per_trial}")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    datasets: tuple[DatasetEntry, ...]
+    models: tuple[ModelEntry, ...]
+    description: str = ""
+    search: SearchConfig = field(default_factory=SearchConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    final: FinalConfig = field(default_factory=FinalConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    imports: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+_SECTIONS = {"search": SearchConfig, "training": TrainConfig, "final": FinalConfig, "resources": ResourcesConfig}
+_TOP_KEYS = ("name", "description", "datasets", "models", *_SECTIONS, "imports")
+
+
+def suites_dir() -> Path:
+    return Path(str(resources.files("ecgharness.benchmark") / "suites"))
+
+
+def list_suites() -> list[str]:
+    return sorted(p.stem for p in suites_dir().glob("*.yaml"))
+
+
+def _entries(raw: Any, cls: type, key: str, where: str) -> tuple:
+    if raw is None:
+        raise ConfigError(f"{where}: '{key}' is required")
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: '{key}' must be a list, got {raw!r}")
+    out = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            item = {"name": item}
+        out.append(from_mapping(cls, item, f"{where}: {key}[{i}]"))
+    return tuple(out)
+
+
+def parse_suite(data: Mapping[str, Any], where: str) -> Suite:
+    """Validate suite mapping ``data`` (from ``where``) into a :class:`Suite`."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: a suite must be a mapping with keys {', '.join(_TOP_KEYS)}")
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(_TOP_KEYS)}")
+    imports = data.get("imports") or []
+    if isinstance(imports, str):
+        imports = [imports]
+    import_modules(imports, where)
+    sections = {k: from_mapping(cls, data.get(k), f"{where}: {k}") for k, cls in _SECTIONS.items()}
+    suite = Suite(
+        name=str(data.get("name") or Path(where).stem),
+        description=str(data.get("description") or ""),
+        datasets=_entries(data.get("datasets"), DatasetEntry, "datasets", where),
+        models=_entries(data.get("models"), ModelEntry, "models", where),
+        imports=tuple(imports),
+        **sections,
+    )
+    return validate(suite, where)
+
+
+def import_modules(modules: list[str] | tuple[str, ...], where: str = "imports") -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"{where}: cannot import {module!r} ({exc}); is it on PYTHONPATH?") from None
+
+
+def validate(suite: Suite, where: str) -> Suite:
+    """Check names and configs now, before any data is read or Ray is started."""
+    import ecgharness.datasets  # noqa: F401  (registers the datasets)
+    from ecgharness.datasets.base import parse_config as parse_dataset_config
+    from ecgharness.search_spaces import load_search_space
+    from ecgmodels import list_models
+
+    models = []
+    for entry in suite.models:
+        if entry.name == "all":
+            models += [ModelEntry(m) for m in list_models() if m not in {e.name for e in suite.models}]
+        else:
+            models.append(entry)
+    for entry in models:
+        load_search_space(entry.name).merged(entry.space, f"{where}: models[{entry.name}].space")
+    for entry in suite.datasets:
+        parse_dataset_config(entry.name, entry.config)
+    return dataclasses.replace(suite, models=tuple(models))
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A packaged suite by name, or a suite YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        candidate = suites_dir() / f"{name_or_path}.yaml"
+        if not candidate.exists():
+            raise ConfigError(f"unknown suite {name_or_path!r}; valid suites: {', '.join(list_suites())} "
+                              "(or pass the path of a suite YAML file)")
+        path = candidate
+    if not path.exists():
+        raise ConfigError(f"suite file {path} does not exist; packaged suites: {', '.join(list_suites())}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    return parse_suite(data, str(path))
+
+
+def with_overrides(
+    suite: Suite,
+    *,
+    models: list[str] | None = None,
+    datasets: list[str] | None = None,
+    num_samples: int | None = None,
+    max_epochs: int | None = None,
+    seeds: list[int] | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    max_concurrent_trials: int | None = None,
+) -> Suite:
+    """The suite with command-line overrides applied and validated."""
+    data = suite.to_dict()
+    if models:
+        keep = {m["name"]: m for m in suite.to_dict()["models"]}
+        data["models"] = [keep.get(m, {"name": m}) for m in models]
+    if datasets:
+        keep = {d["name"]: d for d in suite.to_dict()["datasets"]}
+        data["datasets"] = [keep.get(d, {"name": d}) for d in datasets]
+    if num_samples is not None:
+        data["search"]["num_samples"] = num_samples
+    if max_concurrent_trials is not None:
+        data["search"]["max_concurrent_trials"] = max_concurrent_trials
+    if max_epochs is not None:
+        data["training"]["max_epochs"] = max_epochs
+    if seeds is not None:
+        data["final"]["seeds"] = seeds
+    if cpus_per_trial is not None:
+        data["resources"]["cpus_per_trial"] = cpus_per_trial
+    if gpus_per_trial is not None:
+        data["resources"]["gpus_per_trial"] = gpus_per_trial
+    return parse_suite(data, f"suite {suite.name!r} with command-line overrides")

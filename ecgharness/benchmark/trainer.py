@@ -1,0 +1,229 @@
+"""The one training loop every trial and every final evaluation runs.
+
+Whole splits live as tensors on the trial's device and mini-batches are drawn by
+indexing them with a shuffled permutation, so the hot loop has no per-sample
+Python and no DataLoader workers. AdamW, class-weighted cross-entropy, gradient
+clipping and early stopping on the validation headline metric.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgharness.benchmark.metrics import classification_metrics
+from ecgharness.datasets.base import PreparedDataset, Split
+from ecgharness.search_spaces import SearchSpace
+from ecgmodels import create_model
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRAINING = {"lr": 1e-3, "batch_size": 128, "weight_decay": 1e-4}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of the training loop shared by all trials of a suite.
+
+    Attributes:
+        max_epochs: Upper bound on epochs (ASHA may stop a trial earlier).
+        patience: Epochs without validation improvement before stopping.
+        grad_clip: Max gradient norm.
+        class_weighted: Weight cross-entropy by w_c = N / (K * n_c).
+        eval_batch_size: Batch size for validation and test passes.
+    """
+
+    max_epochs: int = 10
+    patience: int = 5
+    grad_clip: float = 1.0
+    class_weighted: bool = True
+    eval_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be at least 1, got {self.patience}")
+
+
+@dataclass
+class TrainOutcome:
+    """What one training run produced."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_score: float
+    val_metrics: dict[str, float]
+    params: int
+    train_time_s: float
+    throughput: float  # training examples per second
+    test_metrics: dict[str, float] | None = None
+    test_scores: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(use_gpu: bool) -> torch.device:
+    if use_gpu and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """w_c = N / (K * n_c) for the classes present; absent classes get weight 0."""
+    counts = torch.bincount(y, minlength=num_classes).float()
+    present = counts > 0
+    weights = torch.zeros(num_classes, device=y.device)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights
+
+
+def _to_device(split: Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.tensor(np.asarray(split.x), dtype=torch.float32, device=device)
+    y = torch.tensor(np.asarray(split.y), dtype=torch.long, device=device)
+    return x, y
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int) -> np.ndarray:
+    """Class probabilities (N, K) as numpy."""
+    model.eval()
+    out = [torch.softmax(model(x[i : i + batch_size]).float(), dim=1) for i in range(0, len(x), batch_size)]
+    return torch.cat(out).cpu().numpy()
+
+
+def train_model(
+    dataset: PreparedDataset,
+    model_name: str,
+    config: dict[str, Any],
+    train_config: TrainConfig,
+    *,
+    seed: int = 0,
+    device: torch.device | None = None,
+    report: Callable[[dict[str, float]], None] | None = None,
+    evaluate_test: bool = False,
+) -> TrainOutcome:
+    """Train ``model_name`` with hyperparameters ``config`` on ``dataset``.
+
+    Args:
+        dataset: Prepared data; only ``train`` and ``val`` are used unless ``evaluate_test``.
+        model_name: Registered model name.
+        config: Training hyperparameters (lr, batch_size, weight_decay) and model hyperparameters.
+        train_config: Loop options.
+        seed: Seeds weights initialisation and batch order.
+        device: Where to train (default CPU).
+        report: Called once per epoch with the epoch's metrics (Ray Tune's ``report``).
+        evaluate_test: After training, restore the best-validation weights and score the
+            test split once.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    device = device or torch.device("cpu")
+    seed_everything(seed)
+    train_hp, model_hp = SearchSpace.split_config(config)
+    train_hp = {**DEFAULT_TRAINING, **train_hp}
+    model = create_model(
+        model_name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **model_hp
+    ).to(device)
+    params = sum(p.numel() for p in model.parameters())
+    x_train, y_train = _to_device(dataset.splits["train"], device)
+    x_val, y_val = _to_device(dataset.splits["val"], device)
+    y_val_np = y_val.cpu().numpy()
+    weights = class_weights(y_train, dataset.num_classes) if train_config.class_weighted else None
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(train_hp["lr"]),
+                                  weight_decay=float(train_hp["weight_decay"]))
+    batch_size = int(train_hp["batch_size"])
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    n = len(y_train)
+
+    history: list[dict[str, float]] = []
+    best_score, best_epoch, best_state, best_val = -math.inf, 0, None, {}
+    train_time, seen, stale = 0.0, 0, 0
+    for epoch in range(1, train_config.max_epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        perm = torch.randperm(n, generator=generator).to(device)
+        total, steps = torch.zeros((), device=device), 0
+        for i in range(0, n, batch_size):
+            idx = perm[i : i + batch_size]
+            if len(idx) < 2:  # BatchNorm cannot train on a single example
+                continue
+            logits = model(x_train[idx])
+            loss = loss_fn(logits, y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+            optimizer.step()
+            total += loss.detach()
+            steps += 1
+            seen += len(idx)
+        train_loss = float(total) / max(steps, 1)
+        train_time += time.perf_counter() - start
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
+
+        val_scores = predict(model, x_val, train_config.eval_batch_size)
+        val_metrics = classification_metrics(y_val_np, val_scores, dataset.class_names)
+        with torch.no_grad():
+            val_loss = float(loss_fn(torch.log(torch.tensor(val_scores).clamp_min(1e-12)).to(device), y_val))
+        score = val_metrics[dataset.headline]
+        if not math.isfinite(score):
+            score = -math.inf
+        if score > best_score:
+            best_score, best_epoch, best_val, stale = score, epoch, val_metrics, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "score": score,
+            "best_score": best_score,
+            **{f"val_{k}": v for k, v in val_metrics.items() if "/" not in k},
+            "early_stopped": stale >= train_config.patience,
+        }
+        history.append(row)
+        if report is not None:
+            report(dict(row))
+        if stale >= train_config.patience:
+            break
+
+    outcome = TrainOutcome(
+        history=history,
+        best_epoch=best_epoch,
+        best_score=best_score,
+        val_metrics=best_val,
+        params=params,
+        train_time_s=train_time,
+        throughput=seen / train_time if train_time > 0 else math.nan,
+    )
+    if evaluate_test:
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        x_test, y_test = _to_device(dataset.splits["test"], device)
+        outcome.test_scores = predict(model, x_test, train_config.eval_batch_size)
+        outcome.test_labels = y_test.cpu().numpy()
+        outcome.test_metrics = classification_metrics(outcome.test_labels, outcome.test_scores, dataset.class_names)
+    return outcome

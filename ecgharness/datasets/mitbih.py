@@ -1,0 +1,239 @@
+"""MIT-BIH Arrhythmia Database beats, mapped to the AAMI EC57 classes.
+
+Source: Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE Eng
+Med Biol 20(3):45-50 (2001); PhysioNet https://physionet.org/content/mitdb/1.0.0/.
+The inter-patient split is de Chazal P, O'Dwyer M, Reilly RB. Automatic
+classification of heartbeats using ECG morphology and heartbeat interval features.
+IEEE Trans Biomed Eng 51(7):1196-1206 (2004): DS1 trains, DS2 tests, the four paced
+records are left out.
+
+Every beat annotation of an AAMI class yields one window of ``pre_s + post_s``
+seconds around its sample; the signal is edge-padded so beats near the ends of a
+record are kept, which makes per-class beat totals equal the annotation counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.errors import ConfigError, DataNotFoundError
+
+log = logging.getLogger(__name__)
+
+AAMI_CLASSES = ("N", "S", "V", "F", "Q")
+AAMI_MAP = {
+    **dict.fromkeys("NLRej", "N"),
+    **dict.fromkeys("AaJS", "S"),
+    **dict.fromkeys("VE", "V"),
+    "F": "F",
+    **dict.fromkeys("/fQ", "Q"),
+}
+DS1 = (101, 106, 108, 109, 112, 114, 115, 116, 118, 119, 122, 124, 201, 203, 205, 207, 208, 209,
+       215, 220, 223, 230)
+DS2 = (100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212, 213, 214, 219, 221, 222, 228,
+       231, 232, 233, 234)
+PACED = (102, 104, 107, 217)
+ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
+SUBDIR = "mitdb"
+PHYSIONET_URL = "https://physionet.org/content/mitdb/1.0.0/"
+
+
+@dataclass(frozen=True)
+class MITBIHConfig:
+    """Options of the ``mitbih`` dataset.
+
+    Attributes:
+        split: ``interpatient`` (de Chazal DS1/DS2) or ``intrapatient`` (stratified random beats).
+        leads: Lead names to keep, as channels (a record lacking one is quarantined).
+        pre_s: Seconds of signal before each beat annotation.
+        post_s: Seconds after it.
+        normalise: ``zscore`` per beat and lead, or ``none``.
+        bandpass: Zero-phase 0.5-40 Hz Butterworth filter on the whole record first.
+        val_records: Inter-patient: DS1 records held out whole for validation.
+        val_fraction: Intra-patient: share of beats for validation.
+        test_fraction: Intra-patient: share of beats for test.
+        seed: Seed of the intra-patient split.
+        records: Use only these records (default: all present).
+        minutes: Use only the first minutes of each record (default: all 30).
+    """
+
+    split: Literal["interpatient", "intrapatient"] = "interpatient"
+    leads: tuple[str, ...] = ("MLII",)
+    pre_s: float = 0.25
+    post_s: float = 0.45
+    normalise: Literal["zscore", "none"] = "zscore"
+    bandpass: bool = False
+    val_records: tuple[int, ...] = (116, 201, 223)
+    val_fraction: float = 0.15
+    test_fraction: float = 0.2
+    seed: int = 0
+    records: tuple[int, ...] | None = None
+    minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.pre_s <= 0 or self.post_s <= 0:
+            raise ValueError(f"pre_s and post_s must be positive, got {self.pre_s}, {self.post_s}")
+        bad = [r for r in self.val_records if r not in DS1]
+        if bad:
+            raise ValueError(f"val_records {bad} are not DS1 records; choose from {list(DS1)}")
+        if self.records is not None:
+            unknown = [r for r in self.records if r not in ALL_RECORDS]
+            if unknown:
+                raise ValueError(f"records {unknown} are not MIT-BIH records; valid: {list(ALL_RECORDS)}")
+
+
+@dataclass(frozen=True)
+class MITBIHSampleConfig(MITBIHConfig):
+    """The embedded sample: nine records, first five minutes each, record 223 for validation."""
+
+    val_records: tuple[int, ...] = (223,)
+
+
+def record_dir(root: Path) -> Path:
+    """``root/mitdb`` when present, else ``root`` itself if it holds records."""
+    sub = root / SUBDIR
+    if sub.is_dir():
+        return sub
+    if (root / "100.hea").exists() or (root / "RECORDS").exists():
+        return root
+    return sub
+
+
+def available_records(folder: Path, config: MITBIHConfig) -> list[int]:
+    wanted = config.records or ALL_RECORDS
+    if config.split == "interpatient" or config.records is None:
+        wanted = [r for r in wanted if r not in PACED]
+    return [r for r in wanted if (folder / f"{r}.hea").exists() or (folder / f"{r}.dat").exists()]
+
+
+def source_files(config: MITBIHConfig, root: Path) -> list[Path]:
+    folder = record_dir(root)
+    return [folder / f"{r}.{ext}" for r in available_records(folder, config) for ext in ("hea", "dat", "atr")]
+
+
+def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Beat windows (n, leads, samples) float32 and AAMI labels (n,) of one record.
+
+    Raises:
+        ValueError: the record is unreadable, truncated, lacks a lead or holds non-finite values.
+    """
+    import wfdb
+
+    try:
+        header = wfdb.rdheader(str(path))
+        sampto = None
+        if config.minutes is not None:
+            sampto = min(int(config.minutes * 60 * header.fs), header.sig_len)
+        record = wfdb.rdrecord(str(path), sampto=sampto)
+        ann = wfdb.rdann(str(path), "atr", sampto=sampto)
+    except Exception as exc:  # wfdb raises many types for damaged files
+        raise ValueError(f"unreadable record ({type(exc).__name__}: {exc})") from None
+    expected = sampto or header.sig_len
+    signal = record.p_signal
+    if signal is None or signal.shape[0] != expected:
+        got = 0 if signal is None else signal.shape[0]
+        raise ValueError(f"truncated signal: {got} of {expected} samples")
+    missing = [lead for lead in config.leads if lead not in record.sig_name]
+    if missing:
+        raise ValueError(f"lead(s) {missing} not in record (has {record.sig_name})")
+    signal = signal[:, [record.sig_name.index(lead) for lead in config.leads]]
+    if not np.isfinite(signal).all():
+        raise ValueError("signal holds NaN or infinite values")
+    if config.bandpass:
+        from scipy.signal import butter, sosfiltfilt
+
+        sos = butter(2, [0.5, 40.0], btype="band", fs=header.fs, output="sos")
+        signal = sosfiltfilt(sos, signal, axis=0)
+
+    symbols = np.asarray(ann.symbol)
+    keep = np.isin(symbols, list(AAMI_MAP))
+    samples = np.asarray(ann.sample)[keep]
+    labels = np.array([AAMI_CLASSES.index(AAMI_MAP[s]) for s in symbols[keep]], dtype=np.int64)
+    pre, post = round(config.pre_s * header.fs), round(config.post_s * header.fs)
+    padded = np.pad(signal, ((pre, post), (0, 0)), mode="edge").astype(np.float32)
+    idx = samples[:, None] + np.arange(pre + post)[None, :]  # sample s sits at s + pre in padded
+    beats = padded[idx].transpose(0, 2, 1)  # (n, leads, samples)
+    if config.normalise == "zscore":
+        mean = beats.mean(axis=-1, keepdims=True)
+        std = beats.std(axis=-1, keepdims=True)
+        beats = (beats - mean) / np.maximum(std, 1e-6)
+    return np.ascontiguousarray(beats, dtype=np.float32), labels
+
+
+def prepare(config: MITBIHConfig, root: Path) -> Prepared:
+    folder = record_dir(root)
+    records = available_records(folder, config)
+    if not records:
+        raise DataNotFoundError(
+            f"no MIT-BIH records found in {folder}. Download the database from {PHYSIONET_URL} "
+            f"so that {folder}/100.hea, 100.dat, 100.atr ... exist, or point --data-root / "
+            "ECGHARNESS_DATA at the folder that holds mitdb/."
+        )
+    beats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    quarantined: list[tuple[str, str]] = []
+    for rec in records:
+        try:
+            beats[rec] = read_beats(folder / str(rec), config)
+        except ValueError as exc:
+            log.warning("record %s quarantined: %s", rec, exc)
+            quarantined.append((f"{folder / str(rec)}", str(exc)))
+    if config.split == "interpatient":
+        groups = {
+            "train": [r for r in DS1 if r not in config.val_records],
+            "val": list(config.val_records),
+            "test": list(DS2),
+        }
+        splits = {name: _stack([beats[r] for r in recs if r in beats]) for name, recs in groups.items()}
+        notes = {"records": {name: [r for r in recs if r in beats] for name, recs in groups.items()},
+                 "protocol": "inter-patient (de Chazal DS1/DS2)"}
+    else:
+        from sklearn.model_selection import train_test_split
+
+        x, y = _stack(list(beats.values())).x, _stack(list(beats.values())).y
+        idx = np.arange(len(y))
+        rest, test = train_test_split(idx, test_size=config.test_fraction, stratify=y, random_state=config.seed)
+        val_share = config.val_fraction / (1 - config.test_fraction)
+        train, val = train_test_split(rest, test_size=val_share, stratify=y[rest], random_state=config.seed)
+        splits = {n: Split(x[np.sort(i)], y[np.sort(i)]) for n, i in (("train", train), ("val", val), ("test", test))}
+        notes = {"records": sorted(beats), "protocol": "intra-patient (beats of one patient in every split)"}
+    return Prepared(splits=splits, quarantined=quarantined, notes=notes)
+
+
+def _stack(parts: list[tuple[np.ndarray, np.ndarray]]) -> Split:
+    if not parts:
+        return Split(np.zeros((0, 1, 1), np.float32), np.zeros(0, np.int64))
+    return Split(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+def sample_root(config: MITBIHConfig | None = None) -> Path:
+    """Folder of the embedded sample records shipped with the package."""
+    return Path(str(resources.files("ecgharness.datasets") / "sample" / "mitdb"))
+
+
+register_dataset(DatasetSpec(
+    name="mitbih",
+    config_cls=MITBIHConfig,
+    prepare=prepare,
+    source_files=source_files,
+    class_names=AAMI_CLASSES,
+    headline="macro_f1",
+    description="MIT-BIH Arrhythmia beats, AAMI N/S/V/F/Q; inter-patient DS1/DS2 (default) or intra-patient",
+))
+
+register_dataset(DatasetSpec(
+    name="mitbih_sample",
+    config_cls=MITBIHSampleConfig,
+    prepare=prepare,
+    source_files=source_files,
+    class_names=AAMI_CLASSES,
+    headline="macro_f1",
+    description="embedded MIT-BIH sample (9 records x 5 min, inter-patient); works offline",
+    default_root=sample_root,
+))

@@ -1,0 +1,114 @@
+"""Rankings per dataset from a stored run, rendered as text, Markdown or CSV."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ecgharness.leaderboard.store import RunResults
+
+FORMATS = ("table", "markdown", "csv")
+
+
+def _pm(mean: float, std: float, digits: int = 4) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    if not math.isfinite(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def leaderboard_frames(run: RunResults) -> dict[str, pd.DataFrame]:
+    """One numeric ranking per dataset, best first.
+
+    Columns: ``model``, ``<headline>_mean``, ``<headline>_std``, ``accuracy_mean``,
+    ``f1_<class>`` means, ``params``, ``train_time_s``, ``throughput``, ``seeds``.
+    """
+    metrics = run.final_metrics
+    if metrics.empty:
+        return {}
+    runs = run.final_runs
+    frames = {}
+    for dataset, rows in metrics[metrics["split"] == "test"].groupby("dataset", sort=True):
+        headline = runs.loc[runs["dataset"] == dataset, "headline"].iloc[0]
+        wide = rows.pivot_table(index=["model", "seed"], columns="metric", values="value", dropna=False)
+        classes = [c.split("/", 1)[1] for c in rows["metric"].drop_duplicates() if c.startswith("f1/")]
+        grouped = wide.groupby(level="model")
+        table = pd.DataFrame({
+            f"{headline}_mean": grouped[headline].mean(),
+            f"{headline}_std": grouped[headline].std(ddof=1),
+            "accuracy_mean": grouped["accuracy"].mean(),
+            **{f"f1_{c}": grouped[f"f1/{c}"].mean() for c in classes},
+        })
+        info = runs[runs["dataset"] == dataset].groupby("model").agg(
+            params=("params", "first"), train_time_s=("train_time_s", "mean"),
+            throughput=("throughput", "mean"), seeds=("seed", "count"))
+        table = table.join(info).reset_index()
+        table = table.sort_values(f"{headline}_mean", ascending=False, na_position="last").reset_index(drop=True)
+        table.insert(0, "rank", range(1, len(table) + 1))
+        table.attrs["headline"] = headline
+        table.attrs["classes"] = classes
+        frames[dataset] = table
+    return frames
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    headline = frame.attrs["headline"]
+    seeds = int(frame["seeds"].max()) if len(frame) else 0
+    out = pd.DataFrame({
+        "#": frame["rank"],
+        "model": frame["model"],
+        f"{headline} ↑ (mean ± std, {seeds} seeds)": [
+            _pm(m, s) for m, s in zip(frame[f"{headline}_mean"], frame[f"{headline}_std"])],
+        "accuracy ↑": [f"{v:.4f}" for v in frame["accuracy_mean"]],
+    })
+    for c in frame.attrs["classes"]:
+        out[f"F1 {c}"] = ["n/a" if not math.isfinite(v) else f"{v:.3f}" for v in frame[f"f1_{c}"]]
+    out["params"] = [f"{int(p):,}" for p in frame["params"]]
+    out["train s"] = [f"{t:.1f}" for t in frame["train_time_s"]]
+    out["ex/s"] = [f"{t:,.0f}" for t in frame["throughput"]]
+    return out
+
+
+def _text_table(frame: pd.DataFrame) -> str:
+    cols = [str(c) for c in frame.columns]
+    cells = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(cols)]
+    numeric = [i >= 2 for i in range(len(cols))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(cols), "  ".join("-" * w for w in widths), *(line(r) for r in cells)])
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    cols = [str(c) for c in frame.columns]
+    rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    align = ["---" if i < 2 else "---:" for i in range(len(cols))]
+    return "\n".join("| " + " | ".join(r) + " |" for r in [cols, align, *rows])
+
+
+def render_leaderboard(run: RunResults, fmt: str = "table") -> str:
+    """The run's rankings as one string in ``fmt`` (table, markdown or csv)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    frames = leaderboard_frames(run)
+    if fmt == "csv":
+        parts = [f.assign(dataset=d) for d, f in frames.items()]
+        return pd.concat(parts).to_csv(index=False) if parts else ""
+    blocks = []
+    protocols = run.provenance.get("datasets", {})
+    for dataset, frame in frames.items():
+        protocol = protocols.get(dataset, {}).get("notes", {}).get("protocol")
+        title = f"{dataset}" + (f" [{protocol}]" if protocol else "") + \
+            f" — ranked by test {frame.attrs['headline']}, higher is better"
+        body = _markdown_table(_display(frame)) if fmt == "markdown" else _text_table(_display(frame))
+        blocks.append((f"### {title}" if fmt == "markdown" else title) + "\n\n" + body)
+    failures = run.failures
+    if not failures.empty:
+        lines = [f"- {r.dataset}/{r.model} ({r.stage}): {r.reason}" for r in failures.itertuples()]
+        blocks.append("Not ranked:\n" + "\n".join(lines))
+    header = f"run {run.path.parent.name}/{run.path.name}"
+    return header + "\n\n" + "\n\n".join(blocks) if blocks else header + "\n\n(no final results)"

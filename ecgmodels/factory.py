@@ -1,0 +1,84 @@
+"""Model registry: builders registered by name, created with keyword hyperparameters."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ecgmodels.base import ECGModel, InputKind
+from ecgmodels.registry import Registry
+
+Builder = Callable[..., ECGModel]
+
+MODELS: Registry[Builder] = Registry("model")
+
+# Arguments every builder takes; the rest of its keyword arguments are hyperparameters.
+_STRUCTURAL = ("num_classes", "in_channels")
+
+
+def register_model(builder: Builder) -> Builder:
+    """Register a keyword-only model builder under its function name.
+
+    The builder's return annotation must be an :class:`ECGModel` subclass, which
+    tells the harness the input the model declares before anything is built.
+    """
+    params = inspect.signature(builder).parameters
+    positional = [
+        p.name
+        for p in params.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if positional:
+        raise TypeError(f"model builder {builder.__name__} must be keyword-only, got {positional}")
+    if "num_classes" not in params:
+        raise TypeError(f"model builder {builder.__name__} must take num_classes")
+    return MODELS.register()(builder)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the harness needs to know about a registered model without building it."""
+
+    name: str
+    input_kind: InputKind
+    hyperparameters: dict[str, Any]  # name -> default
+    doc: str
+
+
+def model_info(name: str) -> ModelInfo:
+    builder = MODELS.get(name)
+    sig = inspect.signature(builder)
+    hparams = {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.name not in _STRUCTURAL and p.kind == p.KEYWORD_ONLY
+    }
+    model_cls = sig.return_annotation
+    if isinstance(model_cls, str):  # postponed annotations
+        model_cls = builder.__globals__[model_cls]
+    doc = inspect.getdoc(builder) or ""
+    return ModelInfo(name, model_cls.input_kind, hparams, doc.splitlines()[0] if doc else "")
+
+
+def create_model(name: str, *, num_classes: int, in_channels: int = 1, **hparams: Any) -> ECGModel:
+    """Build the registered model ``name``.
+
+    Raises:
+        KeyError: unknown model name (the message lists the valid ones).
+        TypeError: a hyperparameter the builder does not take (the message lists the valid ones).
+    """
+    builder = MODELS.get(name)
+    valid = model_info(name).hyperparameters
+    unknown = sorted(set(hparams) - set(valid))
+    if unknown:
+        raise TypeError(
+            f"model {name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(sorted(valid)) or '(none)'}"
+        )
+    return builder(num_classes=num_classes, in_channels=in_channels, **hparams)
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered model names, optionally filtered by a glob such as ``"resnet*"``."""
+    return MODELS.names(pattern)

@@ -1,0 +1,86 @@
+"""Contract tests over every registered model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ecgmodels import create_model, list_models, model_info, register_model
+from ecgmodels.registry import Registry
+
+MODELS = list_models()
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("in_channels,length", [(1, 252), (2, 187)])
+def test_output_shape_gradients_and_finiteness(name: str, in_channels: int, length: int) -> None:
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=5, in_channels=in_channels)
+    x = torch.randn(4, in_channels, length)
+    out = model(x)
+    assert out.shape == (4, 5)
+    assert torch.isfinite(out).all()
+    out.logsumexp(dim=1).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"parameters without a finite gradient: {missing}"
+    zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
+    assert not zero, f"parameters whose gradient is exactly zero: {zero}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_features_then_head_equals_forward(name: str) -> None:
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=3).eval()
+    x = torch.randn(2, 1, 200)
+    z = model.forward_features(x)
+    assert z.shape == (2, model.num_features)
+    torch.testing.assert_close(model.forward_head(z), model(x))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_same_seed_same_model(name: str) -> None:
+    x = torch.randn(2, 1, 128)
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        outs.append(create_model(name, num_classes=4).eval()(x))
+    torch.testing.assert_close(outs[0], outs[1])
+
+
+def test_every_model_declares_its_input() -> None:
+    for name in MODELS:
+        assert model_info(name).input_kind.value == "signal"
+
+
+def test_unknown_model_names_valid_ones() -> None:
+    with pytest.raises(KeyError) as err:
+        create_model("cnn_lstn", num_classes=5)
+    message = str(err.value)
+    assert "cnn_lstn" in message and "Did you mean 'cnn_lstm'" in message and "resnet_se" in message
+
+
+def test_unknown_hyperparameter_lists_valid_ones() -> None:
+    with pytest.raises(TypeError, match="no hyperparameter 'hiden'.*lstm_hidden"):
+        create_model("cnn_lstm", num_classes=5, hiden=3)
+
+
+def test_registry_rejects_duplicates_and_positional_builders() -> None:
+    reg: Registry[int] = Registry("thing")
+    reg.add("a", 1)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.add("a", 2)
+    with pytest.raises(ValueError, match="already registered"):
+        register_model(_dup_cnn_lstm)
+    with pytest.raises(TypeError, match="keyword-only"):
+        register_model(_positional)
+
+
+def _dup_cnn_lstm(*, num_classes: int):  # registered under the name of an existing model
+    raise AssertionError
+
+
+_dup_cnn_lstm.__name__ = "cnn_lstm"
+
+
+def _positional(num_classes: int):
+    raise AssertionError
