@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
-from ecgharness.benchmark.trials import hyperparameters
+from ecgharness.benchmark.trials import error_reason, hyperparameters
 
 
 def _fmt(value: Any) -> str:
@@ -22,6 +22,17 @@ def describe(config: dict[str, Any], limit: int = 6) -> str:
     items = list(hyperparameters(config).items())
     text = " ".join(f"{k}={_fmt(v)}" for k, v in items[:limit])
     return text + (" ..." if len(items) > limit else "")
+
+
+def _trial_error(trial: Any) -> BaseException | None:
+    """The exception Tune stored for a failed trial (read from the trial's local folder)."""
+    import cloudpickle
+
+    try:
+        with open(trial.pickled_error_file, "rb") as f:
+            return cloudpickle.load(f)
+    except (OSError, TypeError, ValueError, EOFError):
+        return None
 
 
 class TrialConsole(Callback):
@@ -82,4 +93,5 @@ class TrialConsole(Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.count += 1
-        self._print(f"  {self.label:<28} {trial.trial_id:<14} FAILED (reason in trials.csv)  {describe(trial.config)}")
+        self._print(f"  {self.label:<28} {trial.trial_id:<14} FAILED {error_reason(_trial_error(trial))}  "
+                    f"{describe(trial.config)}")

@@ -20,11 +20,13 @@ import pandas as pd
 
 from ecgharness.benchmark import provenance
 from ecgharness.benchmark.suite import Suite
-from ecgharness.benchmark.trials import IMPORTS_KEY, MODEL_KEY, SEED_KEY, THREADS_KEY, TRAINING_KEY, hyperparameters
+from ecgharness.benchmark.trials import (
+    IMPORTS_KEY, MODEL_KEY, SEED_KEY, THREADS_KEY, TRAINING_KEY, error_reason, hyperparameters,
+)
 from ecgharness.config import to_dict
 from ecgharness.datasets.base import PreparedDataset, Split, load_dataset
 from ecgharness.leaderboard import store
-from ecgharness.search_spaces import load_search_space
+from ecgharness.search_spaces import space_for
 from ecgmodels import InputKind, model_info
 
 log = logging.getLogger(__name__)
@@ -68,14 +70,6 @@ def _materialise(ds: PreparedDataset, keep_test: bool) -> PreparedDataset:
     src = ds if keep_test else ds.without_test()
     splits = {k: Split(np.ascontiguousarray(v.x), np.asarray(v.y)) for k, v in src.splits.items()}
     return PreparedDataset(**{**src.__dict__, "splits": splits})
-
-
-def _error_reason(error: BaseException | None) -> str:
-    if error is None:
-        return ""
-    cause = getattr(error, "cause", None) or error
-    text = f"{type(cause).__name__}: {cause}".strip()
-    return text.splitlines()[0][:300] if text else type(cause).__name__
 
 
 class _Printer:
@@ -170,8 +164,9 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(), stream: TextIO |
 
     started = _start_ray(options, run_dir / "logs")
     try:
-        trials, history, best = _search(suite, options, datasets, pairs, run_dir, out)
-        final_runs, final_metrics, failures = _final(suite, datasets, pairs, best, run_dir, out)
+        trials, history, best, failures = _search(suite, options, datasets, pairs, run_dir, out)
+        final_runs, final_metrics, final_failures = _final(suite, datasets, pairs, best, run_dir, out)
+        failures += final_failures
     finally:
         if started:
             _copy_ray_logs(run_dir / "logs")
@@ -200,12 +195,12 @@ def _search(suite, options, datasets, pairs, run_dir, out):
     storage = options.storage or str(run_dir / "tune")
     resources = {"cpu": suite.resources.cpus_per_trial, "gpu": suite.resources.gpus_per_trial}
     trainables = {}
-    trials, history, best = [], [], {}
+    trials, history, best, failures = [], [], {}, []
     for ds_name, entry in pairs:
         if ds_name not in trainables:  # one object-store copy per dataset, shared by all its pairs
             data = _materialise(datasets[ds_name], keep_test=False)
             trainables[ds_name] = tune.with_resources(tune.with_parameters(search_trial, data=data), resources)
-        space = load_search_space(entry.name).merged(entry.space, f"suite models[{entry.name}].space")
+        space = space_for(entry.name, entry.space, f"suite models[{entry.name}].space")
         param_space = {
             **space.to_tune(),
             MODEL_KEY: entry.name,
@@ -220,18 +215,22 @@ def _search(suite, options, datasets, pairs, run_dir, out):
             time_attr="epoch", metric="best_score", mode="max", max_t=max_t,
             grace_period=grace, reduction_factor=suite.search.reduction_factor,
         )
-        searcher = OptunaSearch(metric="best_score", mode="max", seed=suite.search.seed)
         label = f"{ds_name}/{entry.name}"
+        num_samples = suite.search.num_samples
+        if space.searched:
+            searcher = OptunaSearch(metric="best_score", mode="max", seed=suite.search.seed)
+        else:  # nothing to search: one trial of the fixed configuration
+            searcher, num_samples = None, 1
         console = TrialConsole(label, max_t, verbose=options.verbose, stream=out.stream)
-        out(f"searching {label}: {suite.search.num_samples} trials, ASHA on epoch "
-            f"(grace {grace}, reduction {suite.search.reduction_factor})")
+        out(f"searching {label}: {num_samples} trial(s) over {', '.join(space.searched) or 'a fixed configuration'}; "
+            f"ASHA on epoch (grace {grace}, reduction {suite.search.reduction_factor})")
         tuner = tune.Tuner(
             trainables[ds_name],
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=searcher,
                 scheduler=scheduler,
-                num_samples=suite.search.num_samples,
+                num_samples=num_samples,
                 max_concurrent_trials=suite.search.max_concurrent_trials or None,
             ),
             run_config=tune.RunConfig(
@@ -256,7 +255,7 @@ def _search(suite, options, datasets, pairs, run_dir, out):
             trials.append({
                 "dataset": ds_name, "model": entry.name, "trial_id": trial_id, "status": status,
                 "epochs": metrics.get("epoch", 0), "best_val_score": score,
-                "headline": datasets[ds_name].headline, "reason": _error_reason(result.error),
+                "headline": datasets[ds_name].headline, "reason": error_reason(result.error),
                 "config": json.dumps(hyperparameters(result.config or {}), sort_keys=True, default=str),
             })
             if not result.error and isinstance(score, float) and math.isfinite(score):
@@ -266,8 +265,11 @@ def _search(suite, options, datasets, pairs, run_dir, out):
             best[(ds_name, entry.name)] = pair_best
             out(f"  best {label}: val {datasets[ds_name].headline} {pair_best[0]:.4f} ({pair_best[2]})")
         else:
+            reasons = sorted({t["reason"] for t in trials[-len(grid):] if t["reason"]})
+            failures.append({"dataset": ds_name, "model": entry.name, "stage": "search",
+                             "reason": "every trial failed: " + "; ".join(reasons)})
             out(f"  {label}: every trial failed; see trials.csv")
-    return trials, history, best
+    return trials, history, best, failures
 
 
 def _final(suite, datasets, pairs, best, run_dir, out):
@@ -299,7 +301,7 @@ def _final(suite, datasets, pairs, best, run_dir, out):
         try:
             res = ray.get(done[0])
         except Exception as exc:  # a failing retrain is recorded, the others go on
-            reason = _error_reason(exc)
+            reason = error_reason(exc)
             out(f"  final {ds_name}/{model} seed {seed}: FAILED {reason}")
             failures.append({"dataset": ds_name, "model": model, "stage": f"final seed {seed}", "reason": reason})
             continue

@@ -170,7 +170,7 @@ def validate(suite: Suite, where: str) -> Suite:
     """Check names and configs now, before any data is read or Ray is started."""
     import ecgharness.datasets  # noqa: F401  (registers the datasets)
     from ecgharness.datasets.base import parse_config as parse_dataset_config
-    from ecgharness.search_spaces import load_search_space
+    from ecgharness.search_spaces import space_for
     from ecgmodels import list_models
 
     models = []
@@ -180,7 +180,7 @@ def validate(suite: Suite, where: str) -> Suite:
         else:
             models.append(entry)
     for entry in models:
-        load_search_space(entry.name).merged(entry.space, f"{where}: models[{entry.name}].space")
+        space_for(entry.name, entry.space, f"{where}: models[{entry.name}].space")
     for entry in suite.datasets:
         parse_dataset_config(entry.name, entry.config)
     return dataclasses.replace(suite, models=tuple(models))

@@ -26,6 +26,15 @@ def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in RESERVED}
 
 
+def error_reason(error: BaseException | None) -> str:
+    """One line naming the original exception of a failed trial or task."""
+    if error is None:
+        return ""
+    cause = getattr(error, "cause", None) or error
+    text = f"{type(cause).__name__}: {cause}".strip()
+    return text.splitlines()[0][:300]
+
+
 def _setup(config: dict[str, Any]) -> tuple[Any, Any]:
     import ray
     import torch

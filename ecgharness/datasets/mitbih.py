@@ -101,7 +101,7 @@ def record_dir(root: Path) -> Path:
     sub = root / SUBDIR
     if sub.is_dir():
         return sub
-    if (root / "100.hea").exists() or (root / "RECORDS").exists():
+    if root.is_dir() and any(root.glob("*.hea")):
         return root
     return sub
 

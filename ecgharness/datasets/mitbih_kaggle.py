@@ -74,7 +74,7 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]
     finite = np.isfinite(values).all(axis=1)
     valid_label = np.isin(label, np.arange(len(CLASS_NAMES)))
     quarantined = [
-        (f"{path.name}:row {i + 1}", "non-finite value" if not finite[i] else f"unknown label {label[i]!r}")
+        (f"{path.name}:row {i + 1}", "non-finite value" if not finite[i] else f"unknown label {float(label[i])}")
         for i in np.flatnonzero(~(finite & valid_label))
     ]
     keep = finite & valid_label

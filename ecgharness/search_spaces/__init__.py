@@ -19,6 +19,7 @@ from ecgharness.search_spaces.compiler import (
     load_search_space,
     parse_space,
     search_space_files,
+    space_for,
 )
 
-__all__ = ["TRAINING_KEYS", "Param", "SearchSpace", "load_search_space", "parse_space", "search_space_files"]
+__all__ = ["TRAINING_KEYS", "Param", "SearchSpace", "load_search_space", "parse_space", "search_space_files", "space_for"]

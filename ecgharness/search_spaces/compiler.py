@@ -63,6 +63,11 @@ class SearchSpace:
     def to_tune(self) -> dict[str, Any]:
         return {k: p.to_tune() for k, p in self.params.items()}
 
+    @property
+    def searched(self) -> list[str]:
+        """Names of the entries that are sampled rather than fixed."""
+        return [k for k, p in self.params.items() if p.kind != "fixed"]
+
     def sample(self, seed: int = 0) -> dict[str, Any]:
         rng = random.Random(seed)
         return {k: p.sample(rng) for k, p in self.params.items()}
@@ -164,4 +169,18 @@ def load_search_space(model: str, path: str | Path | None = None) -> SearchSpace
             return parse_space(model, data.get("space"), str(file.name))
     if model not in list_models():
         raise ConfigError(f"unknown model {model!r}; valid models: {', '.join(list_models())}")
-    raise ConfigError(f"no search space lists model {model!r}; add it to a YAML file in {files[0].parent}")
+    raise ConfigError(f"no search space lists model {model!r}; add it to a YAML file in {files[0].parent} "
+                      "or give the model a 'space' in the suite")
+
+
+def space_for(model: str, overrides: Mapping[str, Any] | None, where: str) -> SearchSpace:
+    """A suite entry's space: the packaged one with ``overrides`` on top.
+
+    A model registered outside the package (a suite's ``imports``) may have no packaged
+    space; then the suite's ``space`` is the whole space.
+    """
+    if model in list_models() and not any(
+        model in (_read_yaml(f).get("models") or []) for f in search_space_files()
+    ):
+        return parse_space(model, overrides or {}, where)
+    return load_search_space(model).merged(overrides or {}, where)

@@ -1,0 +1,138 @@
+"""A tiny suite through Ray Tune (Optuna + ASHA), the final evaluation and the leaderboard."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgharness.benchmark.runner import RunOptions, run_suite
+from ecgharness.benchmark.suite import parse_suite
+from ecgharness.datasets import load_dataset
+from ecgharness.leaderboard import read_run, render_leaderboard
+
+PLUGINS = Path(__file__).parent / "plugins"
+pytestmark = pytest.mark.slow
+
+SYNTHETIC = {"name": "synthetic", "config": {"n_per_class": 60, "length": 96, "noise": 0.8}}
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """One local Ray for the module; workers can import the test plugins."""
+    import ray
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
+    sys.path.insert(0, str(PLUGINS))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> None:
+    suite = parse_suite({
+        "name": "tiny",
+        "datasets": [SYNTHETIC],
+        "models": [
+            {"name": "cnn_lstm", "space": {"lr": {"choice": [1.0e-6, 3.0e-3]}, "batch_size": 32,
+                                           "conv_width": 8, "lstm_hidden": {"choice": [8, 16]}, "fc_hidden": 16}},
+            {"name": "resnet_se", "space": {"lr": {"choice": [1.0e-6, 3.0e-3]}, "batch_size": 32,
+                                            "base_channels": 8, "stages": 2, "blocks_per_stage": 1}},
+        ],
+        "search": {"num_samples": 6, "max_concurrent_trials": 1, "grace_period": 1, "reduction_factor": 2},
+        "training": {"max_epochs": 4, "patience": 4},
+        "final": {"seeds": [0, 1]},
+    }, "tiny.yaml")
+    console = io.StringIO()
+    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="r1"), stream=console)
+    text = console.getvalue()
+    assert run_dir == (tmp_path / "tiny" / "r1").resolve()
+
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert len(trials) == 12 and set(trials["model"]) == {"cnn_lstm", "resnet_se"}
+    assert (trials["status"] != "failed").all()
+    assert (trials["status"] == "stopped by ASHA").sum() >= 1, trials[["model", "status", "epochs"]]
+    assert (trials.loc[trials["status"] == "stopped by ASHA", "epochs"] < 4).all()
+    history = pd.read_csv(run_dir / "trial_history.csv")
+    assert len(history) == trials["epochs"].sum()
+    assert not [c for c in history.columns if "test" in c]  # search never sees the test split
+
+    ds = load_dataset("synthetic", SYNTHETIC["config"])
+    final = pd.read_csv(run_dir / "final_runs.csv")
+    assert sorted(zip(final["model"], final["seed"])) == [("cnn_lstm", 0), ("cnn_lstm", 1),
+                                                          ("resnet_se", 0), ("resnet_se", 1)]
+    assert (final["test_examples"] == len(ds.splits["test"])).all()
+    run = read_run(run_dir)
+    for row in final.itertuples():
+        pred = run.predictions("synthetic", row.model, row.seed)
+        np.testing.assert_array_equal(pred["labels"], ds.splits["test"].y)
+        assert pred["scores"].shape == (len(ds.splits["test"]), 3)
+    metrics = pd.read_csv(run_dir / "final_metrics.csv")
+    assert set(metrics["split"]) == {"test"}
+    assert metrics.groupby(["model", "seed"])["metric"].apply(lambda m: (m == "macro_f1").sum()).eq(1).all()
+    # the chosen configuration is the trial with the best validation score
+    for model, rows in trials.groupby("model"):
+        best = rows.loc[rows["best_val_score"].idxmax(), "config"]
+        assert (final.loc[final["model"] == model, "config"] == best).all()
+
+    assert "stopped by ASHA" in text and "final evaluation: 4 run(s)" in text
+    assert "Traceback" not in text
+    for name in ("suite.yaml", "provenance.json", "logs/driver.log"):
+        assert (run_dir / name).exists(), name
+
+    board = render_leaderboard(run, "table")
+    lines = board.splitlines()
+    ranked = [l.split()[1] for l in lines if l[:1].isdigit()]
+    assert sorted(ranked) == ["cnn_lstm", "resnet_se"]
+    means = metrics[metrics["metric"] == "macro_f1"].groupby("model")["value"].mean()
+    assert ranked[0] == means.idxmax()
+    cli = subprocess.run([sys.executable, "-m", "ecgharness", "leaderboard", "--results-dir", str(tmp_path),
+                          "--format", "markdown"], capture_output=True, text=True, check=True)
+    assert f"| 1 | {ranked[0]} |" in cli.stdout and "macro_f1" in cli.stdout
+    csv = subprocess.run([sys.executable, "-m", "ecgharness", "leaderboard", "--results-dir", str(tmp_path),
+                          "--run", "r1", "--format", "csv"], capture_output=True, text=True, check=True)
+    table = pd.read_csv(io.StringIO(csv.stdout))
+    assert list(table["model"]) == ranked and np.allclose(table["macro_f1_mean"], means[ranked].to_numpy())
+
+
+def test_failing_trials_are_recorded_and_the_suite_goes_on(ray_session, tmp_path) -> None:
+    suite = parse_suite({
+        "name": "failing",
+        "imports": ["failing_models"],
+        "datasets": [SYNTHETIC],
+        "models": [
+            {"name": "nan_model", "space": {"dropout": {"uniform": [0.0, 0.5]}}},
+            {"name": "crash_model"},
+            {"name": "cnn_lstm", "space": {"batch_size": 32, "conv_width": 8, "lstm_hidden": 8, "fc_hidden": 8}},
+        ],
+        "search": {"num_samples": 2, "max_concurrent_trials": 2},
+        "training": {"max_epochs": 2},
+        "final": {"seeds": [0]},
+    }, "failing.yaml")
+    console = io.StringIO()
+    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="f1"), stream=console)
+    trials = pd.read_csv(run_dir / "trials.csv").fillna("")
+    failed = trials[trials["status"] == "failed"]
+    # crash_model has nothing to search: a single trial of its fixed configuration
+    assert sorted(failed["model"]) == ["crash_model", "nan_model", "nan_model"]
+    assert failed.loc[failed["model"] == "nan_model", "reason"].str.contains(
+        "TrainingDiverged: training loss became nan in epoch 1").all()
+    assert failed.loc[failed["model"] == "crash_model", "reason"].str.contains(
+        "RuntimeError: deliberate failure in forward").all()
+    assert (trials.loc[trials["model"] == "cnn_lstm", "status"] != "failed").all()
+    final = pd.read_csv(run_dir / "final_runs.csv")
+    assert list(final["model"]) == ["cnn_lstm"]
+    failures = pd.read_csv(run_dir / "failures.csv")
+    assert sorted(failures["model"]) == ["crash_model", "nan_model"]
+    board = render_leaderboard(read_run(run_dir))
+    ranking, not_ranked = board.split("Not ranked:")
+    assert "cnn_lstm" in ranking and "nan_model" not in ranking and "crash_model" not in ranking
+    assert "nan_model" in not_ranked and "crash_model" in not_ranked
+    assert "Traceback" not in console.getvalue()
+    assert "every trial failed" in console.getvalue()
