@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -131,10 +131,10 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(), stream: TextIO |
     out = _Printer(stream or sys.stdout)
     run_id = options.run_id or datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = (Path(options.results_dir) / suite.name / run_id).resolve()
-    run_dir.mkdir(parents=True, exist_ok=False)
-    store.write_yaml(run_dir / "suite.yaml", suite.to_dict())
+    if run_dir.exists():
+        raise FileExistsError(f"run folder {run_dir} already exists; choose another --run-id")
     out(f"suite {suite.name}: {len(suite.datasets)} dataset(s) x {len(suite.models)} model(s), "
-        f"{suite.search.num_samples} trials each, up to {suite.training.max_epochs} epochs; results in {run_dir}")
+        f"{suite.search.num_samples} trials each, up to {suite.training.max_epochs} epochs")
 
     datasets: dict[str, PreparedDataset] = {}
     for entry in suite.datasets:
@@ -154,6 +154,9 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(), stream: TextIO |
     for name, model, reason in skipped:
         out(f"skipping {name}/{model}: {reason}")
 
+    run_dir.mkdir(parents=True)  # only once the data is ready: a run that cannot start leaves nothing
+    out(f"results in {run_dir}")
+    store.write_yaml(run_dir / "suite.yaml", suite.to_dict())
     store.write_json(run_dir / "provenance.json", provenance.collect({
         "suite": suite.name,
         "run_id": run_id,
@@ -162,29 +165,44 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(), stream: TextIO |
                          "quarantined": d.quarantined} for n, d in datasets.items()},
     }))
 
+    results = _Collected(run_dir)
+    results.failures += [{"dataset": d, "model": m, "stage": "compatibility", "reason": r} for d, m, r in skipped]
     started = _start_ray(options, run_dir / "logs")
     try:
-        trials, history, best, failures = _search(suite, options, datasets, pairs, run_dir, out)
-        final_runs, final_metrics, final_failures = _final(suite, datasets, pairs, best, run_dir, out)
-        failures += final_failures
+        best = _search(suite, options, datasets, pairs, results, out)
+        _final(suite, datasets, pairs, best, results, out)
     finally:
+        results.save()  # whatever finished is kept, even when the run is interrupted
         if started:
             _copy_ray_logs(run_dir / "logs")
             import ray
 
             ray.shutdown()
-
-    failures += [{"dataset": d, "model": m, "stage": "compatibility", "reason": r} for d, m, r in skipped]
-    store.write_table(run_dir, "trials", pd.DataFrame(trials))
-    store.write_table(run_dir, "trial_history", pd.DataFrame(history))
-    store.write_table(run_dir, "final_runs", pd.DataFrame(final_runs))
-    store.write_table(run_dir, "failures", pd.DataFrame(failures, columns=["dataset", "model", "stage", "reason"]))
-    store.write_table(run_dir, "final_metrics", pd.DataFrame(
-        final_metrics, columns=["suite", "dataset", "model", "seed", "split", "metric", "value"]))
     return run_dir
 
 
-def _search(suite, options, datasets, pairs, run_dir, out):
+@dataclass
+class _Collected:
+    """Rows gathered during a run; saved after every pair and every final run."""
+
+    run_dir: Path
+    trials: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    final_runs: list = field(default_factory=list)
+    final_metrics: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+
+    def save(self) -> None:
+        store.write_table(self.run_dir, "trials", pd.DataFrame(self.trials))
+        store.write_table(self.run_dir, "trial_history", pd.DataFrame(self.history))
+        store.write_table(self.run_dir, "final_runs", pd.DataFrame(self.final_runs))
+        store.write_table(self.run_dir, "failures", pd.DataFrame(
+            self.failures, columns=["dataset", "model", "stage", "reason"]))
+        store.write_table(self.run_dir, "final_metrics", pd.DataFrame(
+            self.final_metrics, columns=["suite", "dataset", "model", "seed", "split", "metric", "value"]))
+
+
+def _search(suite, options, datasets, pairs, results, out):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
@@ -192,10 +210,10 @@ def _search(suite, options, datasets, pairs, run_dir, out):
     from ecgharness.benchmark.console import TrialConsole
     from ecgharness.benchmark.trials import search_trial
 
-    storage = options.storage or str(run_dir / "tune")
+    storage = options.storage or str(results.run_dir / "tune")
     resources = {"cpu": suite.resources.cpus_per_trial, "gpu": suite.resources.gpus_per_trial}
     trainables = {}
-    trials, history, best, failures = [], [], {}, []
+    trials, history, best, failures = results.trials, results.history, {}, results.failures
     for ds_name, entry in pairs:
         if ds_name not in trainables:  # one object-store copy per dataset, shared by all its pairs
             data = _materialise(datasets[ds_name], keep_test=False)
@@ -269,15 +287,16 @@ def _search(suite, options, datasets, pairs, run_dir, out):
             failures.append({"dataset": ds_name, "model": entry.name, "stage": "search",
                              "reason": "every trial failed: " + "; ".join(reasons)})
             out(f"  {label}: every trial failed; see trials.csv")
-    return trials, history, best, failures
+        results.save()
+    return best
 
 
-def _final(suite, datasets, pairs, best, run_dir, out):
+def _final(suite, datasets, pairs, best, results, out):
     import ray
 
     from ecgharness.benchmark.trials import final_run
 
-    pred_dir = run_dir / "predictions"
+    pred_dir = results.run_dir / "predictions"
     pred_dir.mkdir(exist_ok=True)
     remote = ray.remote(final_run).options(
         num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial, max_retries=0
@@ -294,7 +313,7 @@ def _final(suite, datasets, pairs, best, run_dir, out):
     if pending:
         out(f"final evaluation: {len(pending)} run(s) (best configuration x seeds {list(suite.final.seeds)}), "
             "each scored once on the test split")
-    final_runs, final_metrics, failures = [], [], []
+    final_runs, final_metrics, failures = results.final_runs, results.final_metrics, results.failures
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         ds_name, model, seed = pending.pop(done[0])
@@ -324,4 +343,4 @@ def _final(suite, datasets, pairs, best, run_dir, out):
         for metric, value in res["test_metrics"].items():
             final_metrics.append({"suite": suite.name, "dataset": ds_name, "model": model, "seed": seed,
                                   "split": "test", "metric": metric, "value": value})
-    return final_runs, final_metrics, failures
+        results.save()
