@@ -10,6 +10,8 @@ Med 2018).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -58,14 +60,6 @@ class CNNLSTM(ECGModel):
 
 
 @register_model
-def cnn_lstm(
-    *,
-    num_classes: int,
-    in_channels: int = 1,
-    conv_width: int = 64,
-    lstm_hidden: int = 64,
-    fc_hidden: int = 64,
-    dropout: float = 0.3,
-) -> CNNLSTM:
+def cnn_lstm(*, num_classes: int, in_channels: int = 1, **hparams: Any) -> CNNLSTM:
     """CNN-LSTM: 3 conv blocks -> BiLSTM -> FC head."""
-    return CNNLSTM(num_classes, in_channels, conv_width, lstm_hidden, fc_hidden, dropout)
+    return CNNLSTM(num_classes, in_channels, **hparams)

@@ -47,16 +47,25 @@ class ModelInfo:
 
 
 def model_info(name: str) -> ModelInfo:
+    """Input kind and hyperparameters (with defaults) of a registered model.
+
+    Hyperparameters are the builder's keyword-only arguments and, when the builder
+    forwards ``**hparams``, the keyword arguments of the model class it returns.
+    """
     builder = MODELS.get(name)
     sig = inspect.signature(builder)
-    hparams = {
-        p.name: p.default
-        for p in sig.parameters.values()
-        if p.name not in _STRUCTURAL and p.kind == p.KEYWORD_ONLY
-    }
     model_cls = sig.return_annotation
     if isinstance(model_cls, str):  # postponed annotations
         model_cls = builder.__globals__[model_cls]
+    hparams: dict[str, Any] = {}
+    params = sig.parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        for p in inspect.signature(model_cls.__init__).parameters.values():
+            if p.name not in ("self", *_STRUCTURAL) and p.default is not p.empty:
+                hparams[p.name] = p.default
+    for p in params:
+        if p.name not in _STRUCTURAL and p.kind == p.KEYWORD_ONLY:
+            hparams[p.name] = p.default
     doc = inspect.getdoc(builder) or ""
     return ModelInfo(name, model_cls.input_kind, hparams, doc.splitlines()[0] if doc else "")
 

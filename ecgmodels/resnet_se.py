@@ -9,6 +9,8 @@ trunk of the hybrid ``resnet_se_bigru_meta`` model, on its own.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -70,15 +72,6 @@ class ResNetSE(ECGModel):
 
 
 @register_model
-def resnet_se(
-    *,
-    num_classes: int,
-    in_channels: int = 1,
-    base_channels: int = 32,
-    stages: int = 3,
-    blocks_per_stage: int = 1,
-    kernel_size: int = 7,
-    dropout: float = 0.2,
-) -> ResNetSE:
+def resnet_se(*, num_classes: int, in_channels: int = 1, **hparams: Any) -> ResNetSE:
     """Residual 1-D CNN with squeeze-and-excitation and spatial attention."""
-    return ResNetSE(num_classes, in_channels, base_channels, stages, blocks_per_stage, kernel_size, dropout)
+    return ResNetSE(num_classes, in_channels, **hparams)

@@ -12,6 +12,8 @@ Classification", BIBM 2019; Natarajan et al., CinC 2020).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -64,19 +66,6 @@ class RhythmAttention(ECGModel):
 
 
 @register_model
-def rhythm_attention(
-    *,
-    num_classes: int,
-    in_channels: int = 1,
-    channels: int = 64,
-    res_blocks: int = 3,
-    d_model: int = 64,
-    heads: int = 4,
-    layers: int = 2,
-    dropout: float = 0.2,
-    spatial_dropout: float = 0.1,
-) -> RhythmAttention:
+def rhythm_attention(*, num_classes: int, in_channels: int = 1, **hparams: Any) -> RhythmAttention:
     """CNN-Transformer: residual 1-D CNN -> self-attention encoder -> avg+max pooling."""
-    return RhythmAttention(
-        num_classes, in_channels, channels, res_blocks, d_model, heads, layers, dropout, spatial_dropout
-    )
+    return RhythmAttention(num_classes, in_channels, **hparams)
