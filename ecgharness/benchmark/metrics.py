@@ -64,3 +64,67 @@ def classification_metrics(
         out[f"auroc/{name}"] = float(auroc[c])
         out[f"support/{name}"] = float(support[c])
     return out
+
+
+def choose_thresholds(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per-class decision thresholds maximising F1 on the given (validation) predictions.
+
+    Candidates are the distinct scores of each class plus 0.5; a class without
+    positives keeps 0.5.
+    """
+    thresholds = np.full(scores.shape[1], 0.5)
+    for c in range(scores.shape[1]):
+        positives = y_true[:, c] > 0.5
+        if not positives.any():
+            continue
+        candidates = np.unique(np.concatenate([scores[:, c], [0.5]]))
+        pred = scores[:, c][None, :] >= candidates[:, None]  # (candidates, N)
+        tp = (pred & positives).sum(axis=1)
+        f1 = 2 * tp / (pred.sum(axis=1) + positives.sum())
+        thresholds[c] = float(candidates[int(np.argmax(f1))])
+    return thresholds
+
+
+def multilabel_metrics(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    class_names: tuple[str, ...] | list[str],
+    thresholds: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Metrics of multi-label predictions ``scores >= thresholds`` (default 0.5).
+
+    ``accuracy`` is the exact-match (subset) accuracy; per-class keys as in
+    :func:`classification_metrics`; ``macro_auroc`` averages the classes with both
+    positives and negatives.
+    """
+    k = len(class_names)
+    thresholds = np.full(k, 0.5) if thresholds is None else np.asarray(thresholds, dtype=float)
+    truth = y_true > 0.5
+    pred = scores >= thresholds[None, :]
+    tp = (pred & truth).sum(axis=0).astype(float)
+    support = truth.sum(axis=0).astype(float)
+    predicted = pred.sum(axis=0).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sens = np.where(support > 0, tp / support, np.nan)
+        ppv = np.where(predicted > 0, tp / predicted, np.nan)
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
+    from sklearn.metrics import roc_auc_score
+
+    auroc = np.full(k, np.nan)
+    for c in range(k):
+        if 0 < support[c] < len(truth):
+            auroc[c] = roc_auc_score(truth[:, c], scores[:, c])
+    present = (support + predicted) > 0
+    out: dict[str, float] = {
+        "accuracy": float((pred == truth).all(axis=1).mean()) if len(truth) else math.nan,
+        "macro_f1": float(f1[present].mean()) if present.any() else math.nan,
+        "macro_auroc": float(np.nanmean(auroc)) if np.isfinite(auroc).any() else math.nan,
+    }
+    for c, name in enumerate(class_names):
+        out[f"f1/{name}"] = float(f1[c])
+        out[f"sensitivity/{name}"] = float(sens[c])
+        out[f"ppv/{name}"] = float(ppv[c])
+        out[f"auroc/{name}"] = float(auroc[c])
+        out[f"support/{name}"] = float(support[c])
+        out[f"threshold/{name}"] = float(thresholds[c])
+    return out

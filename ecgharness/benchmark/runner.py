@@ -45,6 +45,8 @@ class RunOptions:
         run_id: Folder name of the run (default: a timestamp).
         num_cpus: CPUs of a locally started Ray (default: all).
         verbose: One console line per reported epoch.
+        max_lost_share: Largest share of quarantined records a dataset may lose before the
+            run stops (overrides the suite's per-dataset ``max_lost_share``).
     """
 
     results_dir: Path = Path("results")
@@ -55,12 +57,15 @@ class RunOptions:
     run_id: str | None = None
     num_cpus: int | None = None
     verbose: bool = False
+    max_lost_share: float | None = None  # overrides each dataset entry's
 
 
 def compatible(model: str, dataset: PreparedDataset) -> str | None:
     """Why ``model`` cannot run on ``dataset``, or None when it can."""
     kind = model_info(model).input_kind
-    if kind != InputKind.SIGNAL:
+    if kind == InputKind.SIGNAL_META and not dataset.has_meta:
+        return f"model {model!r} takes signal + patient metadata; dataset {dataset.name!r} has no metadata"
+    if kind not in (InputKind.SIGNAL, InputKind.SIGNAL_META):
         return f"model {model!r} takes {kind.value} input; dataset {dataset.name!r} provides signals only"
     return None
 
@@ -139,7 +144,9 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(), stream: TextIO |
     datasets: dict[str, PreparedDataset] = {}
     for entry in suite.datasets:
         start = time.perf_counter()
-        ds = load_dataset(entry.name, entry.config, root=options.data_root, cache_dir=options.cache_dir)
+        ds = load_dataset(entry.name, entry.config, root=options.data_root, cache_dir=options.cache_dir,
+                          max_lost_share=options.max_lost_share if options.max_lost_share is not None
+                          else entry.max_lost_share)
         took = time.perf_counter() - start
         datasets[entry.name] = ds
         for line in ds.summary_lines():
@@ -329,15 +336,19 @@ def _final(suite, datasets, pairs, best, results, out):
         out(f"  final {ds_name}/{model} seed {seed}: test {ds.headline} {headline:.4f}, "
             f"accuracy {res['test_metrics']['accuracy']:.4f} ({res['best_epoch']} epochs best, "
             f"{res['train_time_s']:.1f}s)")
+        extra = {} if res["thresholds"] is None else {"thresholds": np.array(res["thresholds"])}
         np.savez_compressed(pred_dir / store.prediction_name(ds_name, model, seed),
                             scores=res["test_scores"], labels=res["test_labels"],
-                            class_names=np.array(ds.class_names))
+                            class_names=np.array(ds.class_names), **extra)
         final_runs.append({
             "dataset": ds_name, "model": model, "seed": seed, "params": res["params"],
             "train_time_s": res["train_time_s"], "throughput": res["throughput"],
             "epochs": len(res["history"]), "best_epoch": res["best_epoch"], "device": res["device"],
             "test_examples": len(res["test_labels"]), "headline": ds.headline,
             "val_score": res["val_metrics"].get(ds.headline, math.nan),
+            "task": ds.task,
+            "thresholds": "" if res["thresholds"] is None else json.dumps(
+                dict(zip(ds.class_names, np.round(res["thresholds"], 6).tolist()))),
             "config": json.dumps(hyperparameters(best[(ds_name, model)][1]), sort_keys=True, default=str),
         })
         for metric, value in res["test_metrics"].items():

@@ -30,8 +30,21 @@ from ecgharness.errors import ConfigError
 
 @dataclass(frozen=True)
 class DatasetEntry:
+    """A dataset of a suite.
+
+    Attributes:
+        name: Registered dataset name.
+        config: Options of the dataset's config.
+        max_lost_share: Stop the run when a larger share of the dataset's records is quarantined.
+    """
+
     name: str
     config: dict[str, Any] = field(default_factory=dict)
+    max_lost_share: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_lost_share <= 1:
+            raise ValueError(f"max_lost_share must be in [0, 1], got {self.max_lost_share}")
 
 
 @dataclass(frozen=True)

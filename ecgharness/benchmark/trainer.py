@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgharness.benchmark.metrics import classification_metrics
+from ecgharness.benchmark.metrics import choose_thresholds, classification_metrics, multilabel_metrics
 from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.search_spaces import SearchSpace
-from ecgmodels import create_model
+from ecgmodels import InputKind, create_model
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class TrainConfig:
         max_epochs: Upper bound on epochs (ASHA may stop a trial earlier).
         patience: Epochs without validation improvement before stopping.
         grad_clip: Max gradient norm.
-        class_weighted: Weight cross-entropy by w_c = N / (K * n_c).
+        class_weighted: Weight cross-entropy by w_c = N / (K * n_c) (single-label tasks).
         eval_batch_size: Batch size for validation and test passes.
     """
 
@@ -97,18 +97,44 @@ def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
     return weights
 
 
-def _to_device(split: Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.tensor(np.asarray(split.x), dtype=torch.float32, device=device)
-    y = torch.tensor(np.asarray(split.y), dtype=torch.long, device=device)
-    return x, y
+@dataclass
+class _OnDevice:
+    """A split as tensors on the training device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    meta: torch.Tensor | None
+
+    @classmethod
+    def of(cls, split: Split, device: torch.device, multilabel: bool) -> "_OnDevice":
+        y_type = torch.float32 if multilabel else torch.long
+        meta = None if split.meta is None else torch.tensor(np.asarray(split.meta), dtype=torch.float32,
+                                                             device=device)
+        return cls(torch.tensor(np.asarray(split.x), dtype=torch.float32, device=device),
+                   torch.tensor(np.asarray(split.y), dtype=y_type, device=device), meta)
+
+    def inputs(self, idx: torch.Tensor | slice, with_meta: bool) -> tuple[torch.Tensor, ...]:
+        return (self.x[idx], self.meta[idx]) if with_meta else (self.x[idx],)
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int) -> np.ndarray:
-    """Class probabilities (N, K) as numpy."""
+def predict_logits(model: nn.Module, data: _OnDevice, batch_size: int, with_meta: bool) -> torch.Tensor:
     model.eval()
-    out = [torch.softmax(model(x[i : i + batch_size]).float(), dim=1) for i in range(0, len(x), batch_size)]
-    return torch.cat(out).cpu().numpy()
+    return torch.cat([model(*data.inputs(slice(i, i + batch_size), with_meta)).float()
+                      for i in range(0, len(data.x), batch_size)])
+
+
+def to_scores(logits: torch.Tensor, multilabel: bool) -> np.ndarray:
+    """Probabilities: sigmoid per class (multi-label) or softmax over classes."""
+    probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1)
+    return probs.cpu().numpy()
+
+
+def evaluate(dataset: PreparedDataset, y: np.ndarray, scores: np.ndarray,
+             thresholds: np.ndarray | None = None) -> dict[str, float]:
+    if dataset.multilabel:
+        return multilabel_metrics(y, scores, dataset.class_names, thresholds)
+    return classification_metrics(y, scores, dataset.class_names)
 
 
 def train_model(
@@ -146,16 +172,23 @@ def train_model(
         model_name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **model_hp
     ).to(device)
     params = sum(p.numel() for p in model.parameters())
-    x_train, y_train = _to_device(dataset.splits["train"], device)
-    x_val, y_val = _to_device(dataset.splits["val"], device)
-    y_val_np = y_val.cpu().numpy()
-    weights = class_weights(y_train, dataset.num_classes) if train_config.class_weighted else None
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    with_meta = model.input_kind == InputKind.SIGNAL_META
+    if with_meta and not dataset.has_meta:
+        raise ValueError(f"model {model_name!r} takes metadata but dataset {dataset.name!r} has none")
+    multilabel = dataset.multilabel
+    train = _OnDevice.of(dataset.splits["train"], device, multilabel)
+    val = _OnDevice.of(dataset.splits["val"], device, multilabel)
+    y_val_np = val.y.cpu().numpy()
+    if multilabel:
+        loss_fn: nn.Module = nn.BCEWithLogitsLoss()
+    else:
+        weights = class_weights(train.y, dataset.num_classes) if train_config.class_weighted else None
+        loss_fn = nn.CrossEntropyLoss(weight=weights)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(train_hp["lr"]),
                                   weight_decay=float(train_hp["weight_decay"]))
     batch_size = int(train_hp["batch_size"])
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    n = len(y_train)
+    n = len(train.y)
 
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state, best_val = -math.inf, 0, None, {}
@@ -169,8 +202,8 @@ def train_model(
             idx = perm[i : i + batch_size]
             if len(idx) < 2:  # BatchNorm cannot train on a single example
                 continue
-            logits = model(x_train[idx])
-            loss = loss_fn(logits, y_train[idx])
+            logits = model(*train.inputs(idx, with_meta))
+            loss = loss_fn(logits, train.y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
@@ -183,10 +216,10 @@ def train_model(
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
 
-        val_scores = predict(model, x_val, train_config.eval_batch_size)
-        val_metrics = classification_metrics(y_val_np, val_scores, dataset.class_names)
+        val_logits = predict_logits(model, val, train_config.eval_batch_size, with_meta)
+        val_metrics = evaluate(dataset, y_val_np, to_scores(val_logits, multilabel))
         with torch.no_grad():
-            val_loss = float(loss_fn(torch.log(torch.tensor(val_scores).clamp_min(1e-12)).to(device), y_val))
+            val_loss = float(loss_fn(val_logits, val.y))
         score = val_metrics[dataset.headline]
         if not math.isfinite(score):
             score = -math.inf
@@ -222,8 +255,14 @@ def train_model(
     if evaluate_test:
         if best_state is not None:
             model.load_state_dict(best_state)
-        x_test, y_test = _to_device(dataset.splits["test"], device)
-        outcome.test_scores = predict(model, x_test, train_config.eval_batch_size)
-        outcome.test_labels = y_test.cpu().numpy()
-        outcome.test_metrics = classification_metrics(outcome.test_labels, outcome.test_scores, dataset.class_names)
+        thresholds = None
+        if multilabel:  # decision thresholds come from validation, never from test
+            val_scores = to_scores(predict_logits(model, val, train_config.eval_batch_size, with_meta), True)
+            thresholds = choose_thresholds(y_val_np, val_scores)
+            outcome.extra["thresholds"] = thresholds.tolist()
+        test = _OnDevice.of(dataset.splits["test"], device, multilabel)
+        outcome.test_scores = to_scores(predict_logits(model, test, train_config.eval_batch_size, with_meta),
+                                        multilabel)
+        outcome.test_labels = test.y.cpu().numpy()
+        outcome.test_metrics = evaluate(dataset, outcome.test_labels, outcome.test_scores, thresholds)
     return outcome

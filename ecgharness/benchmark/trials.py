@@ -88,5 +88,6 @@ def final_run(config: dict[str, Any], data: PreparedDataset, seed: int) -> dict[
         "train_time_s": outcome.train_time_s,
         "throughput": outcome.throughput,
         "device": str(device),
+        "thresholds": outcome.extra.get("thresholds"),
         "pid": os.getpid(),
     }

@@ -5,9 +5,10 @@
 >>> ds = load_dataset("mitbih", {"split": "interpatient"}, root="data")
 """
 
-from ecgharness.datasets import mitbih, mitbih_kaggle, synthetic  # noqa: F401  (registration)
+from ecgharness.datasets import chapman, mitbih, mitbih_kaggle, ptbxl, synthetic  # noqa: F401  (registration)
 from ecgharness.datasets.base import (
     DATASETS,
+    DataQualityError,
     DatasetSpec,
     PreparedDataset,
     Split,
@@ -20,6 +21,7 @@ from ecgharness.datasets.base import (
 
 __all__ = [
     "DATASETS",
+    "DataQualityError",
     "DatasetSpec",
     "PreparedDataset",
     "Split",

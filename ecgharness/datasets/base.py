@@ -34,16 +34,29 @@ CACHE_FORMAT = 1
 
 @dataclass
 class Split:
-    """One split: signals ``x`` (N, leads, samples) float32 and integer labels ``y`` (N,)."""
+    """One split.
+
+    Attributes:
+        x: Signals (N, leads, samples), float32.
+        y: Labels: class ids (N,) for single-label tasks, or a 0/1 matrix (N, classes)
+            for multi-label tasks.
+        meta: Optional per-example metadata features (N, features), float32.
+    """
 
     x: np.ndarray
     y: np.ndarray
+    meta: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 3:
             raise ValueError(f"signals must be (N, leads, samples), got shape {self.x.shape}")
         if len(self.x) != len(self.y):
             raise ValueError(f"{len(self.x)} signals but {len(self.y)} labels")
+        if self.meta is not None and (self.meta.ndim != 2 or len(self.meta) != len(self.x)):
+            raise ValueError(f"metadata must be (N, features) with N={len(self.x)}, got {self.meta.shape}")
+
+    def take(self, idx: np.ndarray) -> "Split":
+        return Split(self.x[idx], self.y[idx], None if self.meta is None else self.meta[idx])
 
     def __len__(self) -> int:
         return len(self.y)
@@ -56,6 +69,9 @@ class Prepared:
     splits: dict[str, Split]
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     notes: dict[str, Any] = field(default_factory=dict)
+    candidates: int | None = None  # records the source lists; quarantined ones count against it
+    meta_names: tuple[str, ...] = ()
+    class_names: tuple[str, ...] | None = None  # when the labels depend on the config and data
 
 
 @dataclass
@@ -71,10 +87,29 @@ class PreparedDataset:
     quarantined: list[tuple[str, str]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     from_cache: bool = False
+    task: str = "multiclass"  # or "multilabel"
+    meta_names: tuple[str, ...] = ()
+    candidates: int | None = None
+    cache_dir: str | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.task == "multilabel"
+
+    @property
+    def has_meta(self) -> bool:
+        return self.splits["train"].meta is not None
+
+    @property
+    def lost_share(self) -> float:
+        """Share of the source's records that were quarantined."""
+        if not self.candidates:
+            return 0.0
+        return len(self.quarantined) / self.candidates
 
     @property
     def in_channels(self) -> int:
@@ -85,7 +120,8 @@ class PreparedDataset:
         return int(self.splits["train"].x.shape[2])
 
     def class_counts(self, split: str) -> dict[str, int]:
-        counts = np.bincount(self.splits[split].y, minlength=self.num_classes)
+        y = self.splits[split].y
+        counts = y.sum(axis=0) if y.ndim == 2 else np.bincount(y, minlength=self.num_classes)
         return {c: int(n) for c, n in zip(self.class_names, counts)}
 
     def without_test(self) -> "PreparedDataset":
@@ -95,18 +131,22 @@ class PreparedDataset:
 
     def summary_lines(self) -> list[str]:
         lines = [
-            f"{self.name}: {self.num_classes} classes {list(self.class_names)}, "
-            f"{self.in_channels} lead(s) x {self.signal_length} samples"
+            f"{self.name}: {self.num_classes} classes {list(self.class_names)}"
+            + (" (multi-label)" if self.multilabel else "")
+            + f", {self.in_channels} lead(s) x {self.signal_length} samples"
+            + (f", {len(self.meta_names)} metadata features" if self.meta_names else "")
             + (" (from cache)" if self.from_cache else "")
         ]
         for split in self.splits:
             counts = ", ".join(f"{c} {n}" for c, n in self.class_counts(split).items())
             lines.append(f"  {split:<5} {len(self.splits[split]):>7} examples  ({counts})")
         if self.quarantined:
-            lines.append(f"  quarantined {len(self.quarantined)} file(s):")
+            of = f" of {self.candidates:,} ({self.lost_share:.1%})" if self.candidates else ""
+            lines.append(f"  quarantined {len(self.quarantined):,} file(s){of}:")
             lines += [f"    {name}: {reason}" for name, reason in self.quarantined[:20]]
             if len(self.quarantined) > 20:
-                lines.append(f"    ... and {len(self.quarantined) - 20} more (see quarantine.json)")
+                where = Path(self.cache_dir) / "quarantine.json" if self.cache_dir else "quarantine.json"
+                lines.append(f"    ... and {len(self.quarantined) - 20:,} more (see {where})")
         return lines
 
 
@@ -134,6 +174,7 @@ class DatasetSpec:
     description: str
     default_root: Callable[[Any], Path] | None = None
     version: int = 1
+    task: str = "multiclass"
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -185,6 +226,10 @@ def _cache_key(spec: DatasetSpec, config: Any, root: Path) -> str:
     return h.hexdigest()[:16]
 
 
+class DataQualityError(ConfigError):
+    """Too many records of a dataset were quarantined."""
+
+
 def load_dataset(
     name: str,
     config: Mapping[str, Any] | None = None,
@@ -192,6 +237,7 @@ def load_dataset(
     root: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
+    max_lost_share: float | None = None,
 ) -> PreparedDataset:
     """Prepared arrays of dataset ``name``, from the cache when possible.
 
@@ -201,6 +247,8 @@ def load_dataset(
         root: Data root holding the raw files (see :func:`data_root`).
         cache_dir: Cache root (see :func:`cache_root`).
         use_cache: Read and write the cache.
+        max_lost_share: Raise :class:`DataQualityError` when a larger share of the source's
+            records was quarantined (the prepared arrays are cached all the same).
     """
     spec = get_dataset_spec(name)
     cfg = parse_config(name, config)
@@ -210,30 +258,46 @@ def load_dataset(
         src_root = data_root(root)
     key = _cache_key(spec, cfg, src_root)
     folder = cache_root(cache_dir) / name / key
+    result = None
     if use_cache and (folder / "meta.json").exists():
         try:
-            return _read_cache(spec, folder)
+            result = _read_cache(folder)
         except (OSError, ValueError, KeyError) as exc:
             log.warning("cache %s is unreadable (%s); preparing again", folder, exc)
-    prepared = spec.prepare(cfg, src_root)
-    for split in SPLITS:
-        if split not in prepared.splits or len(prepared.splits[split]) == 0:
-            raise ConfigError(
-                f"dataset {name!r}: the {split} split is empty with config {to_dict(cfg)}; "
-                "check the records available and the split options"
-            )
-    result = PreparedDataset(
-        name=name,
-        config=to_dict(cfg),
-        class_names=spec.class_names,
-        headline=spec.headline,
-        splits=prepared.splits,
-        cache_key=key,
-        quarantined=prepared.quarantined,
-        notes=prepared.notes,
-    )
+    if result is None:
+        prepared = spec.prepare(cfg, src_root)
+        for split in SPLITS:
+            if split not in prepared.splits or len(prepared.splits[split]) == 0:
+                raise ConfigError(
+                    f"dataset {name!r}: the {split} split is empty with config {to_dict(cfg)} "
+                    f"({len(prepared.quarantined)} file(s) quarantined); check the records available "
+                    "and the split options"
+                )
+        result = PreparedDataset(
+            name=name,
+            config=to_dict(cfg),
+            class_names=prepared.class_names or spec.class_names,
+            headline=spec.headline,
+            splits=prepared.splits,
+            cache_key=key,
+            quarantined=prepared.quarantined,
+            notes=prepared.notes,
+            task=spec.task,
+            meta_names=prepared.meta_names,
+            candidates=prepared.candidates,
+        )
+        if use_cache:
+            _write_cache(result, folder)
     if use_cache:
-        _write_cache(result, folder)
+        result.cache_dir = str(folder)
+    if max_lost_share is not None and result.lost_share > max_lost_share:
+        where = folder / "quarantine.json" if use_cache else "the preparation summary"
+        raise DataQualityError(
+            f"dataset {name!r}: {len(result.quarantined):,} of {result.candidates:,} records "
+            f"({result.lost_share:.1%}) were quarantined, more than max_lost_share={max_lost_share}; "
+            f"the reasons are in {where}. Repair or download the missing files (bench data download "
+            f"{name}), or raise max_lost_share (--max-lost-share) if a partial dataset is intended."
+        )
     return result
 
 
@@ -243,12 +307,16 @@ def _write_cache(ds: PreparedDataset, folder: Path) -> None:
     try:
         for split, arrays in ds.splits.items():
             np.save(tmp / f"{split}_x.npy", np.ascontiguousarray(arrays.x, dtype=np.float32))
-            np.save(tmp / f"{split}_y.npy", np.ascontiguousarray(arrays.y, dtype=np.int64))
+            y_type = np.float32 if arrays.y.ndim == 2 else np.int64
+            np.save(tmp / f"{split}_y.npy", np.ascontiguousarray(arrays.y, dtype=y_type))
+            if arrays.meta is not None:
+                np.save(tmp / f"{split}_meta.npy", np.ascontiguousarray(arrays.meta, dtype=np.float32))
         (tmp / "quarantine.json").write_text(json.dumps(
             [{"file": f, "reason": r} for f, r in ds.quarantined], indent=1))
         meta = {"name": ds.name, "config": ds.config, "class_names": list(ds.class_names),
                 "headline": ds.headline, "cache_key": ds.cache_key, "notes": ds.notes,
-                "splits": list(ds.splits)}
+                "splits": list(ds.splits), "task": ds.task, "meta_names": list(ds.meta_names),
+                "candidates": ds.candidates}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if folder.exists():
             shutil.rmtree(folder)
@@ -258,13 +326,17 @@ def _write_cache(ds: PreparedDataset, folder: Path) -> None:
         raise
 
 
-def _read_cache(spec: DatasetSpec, folder: Path) -> PreparedDataset:
+def _read_cache(folder: Path) -> PreparedDataset:
     meta = json.loads((folder / "meta.json").read_text())
     quarantine = json.loads((folder / "quarantine.json").read_text())
-    splits = {
-        s: Split(np.load(folder / f"{s}_x.npy", mmap_mode="r"), np.load(folder / f"{s}_y.npy"))
-        for s in meta["splits"]
-    }
+    splits = {}
+    for s in meta["splits"]:
+        meta_file = folder / f"{s}_meta.npy"
+        splits[s] = Split(
+            np.load(folder / f"{s}_x.npy", mmap_mode="r"),
+            np.load(folder / f"{s}_y.npy"),
+            np.load(meta_file) if meta_file.exists() else None,
+        )
     return PreparedDataset(
         name=meta["name"],
         config=meta["config"],
@@ -275,4 +347,7 @@ def _read_cache(spec: DatasetSpec, folder: Path) -> PreparedDataset:
         quarantined=[(q["file"], q["reason"]) for q in quarantine],
         notes=meta.get("notes", {}),
         from_cache=True,
+        task=meta.get("task", "multiclass"),
+        meta_names=tuple(meta.get("meta_names", ())),
+        candidates=meta.get("candidates"),
     )

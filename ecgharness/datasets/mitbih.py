@@ -203,7 +203,7 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
         train, val = train_test_split(rest, test_size=val_share, stratify=y[rest], random_state=config.seed)
         splits = {n: Split(x[np.sort(i)], y[np.sort(i)]) for n, i in (("train", train), ("val", val), ("test", test))}
         notes = {"records": sorted(beats), "protocol": "intra-patient (beats of one patient in every split)"}
-    return Prepared(splits=splits, quarantined=quarantined, notes=notes)
+    return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(records))
 
 
 def _stack(parts: list[tuple[np.ndarray, np.ndarray]]) -> Split:

@@ -104,6 +104,7 @@ def prepare(config: KaggleConfig, root: Path) -> Prepared:
             "test": Split(x_test, y_test),
         },
         quarantined=q_train + q_test,
+        candidates=len(y_train) + len(y_test) + len(q_train) + len(q_test),
         notes={"protocol": "intra-patient (Kaggle train/test files share patients)", "fs": 125},
     )
 

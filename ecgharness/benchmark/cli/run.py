@@ -10,6 +10,7 @@ EXAMPLES = """examples:
   bench run --suite mitbih --data-root ~/ecg-data   # full MIT-BIH, inter-patient
   bench run --models cnn_lstm --num-samples 8 --max-epochs 10
   bench run --suite my_suite.yaml --address auto --gpus-per-trial 0.25
+  bench run --suite ptbxl --data-root ~/ecg-data --num-samples 2 --max-epochs 2
 """
 
 
@@ -35,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", help="raw data root (default $ECGHARNESS_DATA or ./data)")
     p.add_argument("--cache-dir", help="prepared-array cache (default $ECGHARNESS_CACHE or ~/.cache/ecgharness)")
     p.add_argument("--run-id", help="name of the run folder (default: a timestamp)")
+    p.add_argument("--max-lost-share", type=float,
+                   help="largest share of quarantined records a dataset may lose (default: the suite's, 0.05)")
     p.add_argument("--num-cpus", type=int, help="CPUs of a locally started Ray (default: all)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every reported epoch")
     p.set_defaults(func=run)
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         address=args.address, storage=args.storage, run_id=args.run_id, num_cpus=args.num_cpus,
-        verbose=args.verbose,
+        verbose=args.verbose, max_lost_share=args.max_lost_share,
     )
     run_dir = run_suite(suite, options)
     print()

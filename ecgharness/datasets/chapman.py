@@ -1,0 +1,232 @@
+"""Chapman University - Shaoxing People's Hospital 12-lead ECGs: rhythms plus patient metadata.
+
+Source: Zheng J, Zhang J, Danioko S, Yao H, Guo H, Rakovski C. A 12-lead
+electrocardiogram database for arrhythmia research covering more than 10,000
+patients. Sci Data 7, 48 (2020); figshare https://doi.org/10.6084/m9.figshare.c.4560497.
+
+Each record is a CSV of 5000 rows (10 s at 500 Hz) x 12 leads, no header, in
+``ECGDataDenoised/`` (or the raw ``ECGData/``); ``Diagnostics`` (.csv or the
+original .xlsx) gives its rhythm and the measurements used as metadata. The 11
+rhythms merge into the four groups of Zheng et al.: SB; AFIB (AF, AFIB); GSVT (SVT,
+AT, SAAWR, ST, AVNRT, AVRT); SR (SR, SA - "sinus irregularity", SI in RhythmNames).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.errors import ConfigError, DataNotFoundError
+
+log = logging.getLogger(__name__)
+
+SUBDIR = "chapman"
+FIGSHARE_URL = "https://doi.org/10.6084/m9.figshare.c.4560497"
+GROUPS = ("SB", "AFIB", "GSVT", "SR")
+GROUP_OF = {"SB": "SB", "AFIB": "AFIB", "AF": "AFIB", "SVT": "GSVT", "AT": "GSVT", "SAAWR": "GSVT",
+            "ST": "GSVT", "AVNRT": "GSVT", "AVRT": "GSVT", "SR": "SR", "SA": "SR", "SI": "SR"}
+RHYTHMS = ("AF", "AFIB", "AT", "AVNRT", "AVRT", "SA", "SAAWR", "SB", "SR", "ST", "SVT")
+META_COLUMNS = ("PatientAge", "Gender", "VentricularRate", "AtrialRate", "QRSDuration", "QTInterval",
+                "QTCorrected", "RAxis", "TAxis", "QRSCount", "QOnset", "QOffset", "TOffset")
+SAMPLES, LEADS, FS = 5000, 12, 500
+
+
+@dataclass(frozen=True)
+class ChapmanConfig:
+    """Options of the ``chapman`` dataset.
+
+    Attributes:
+        labels: ``groups`` (4 merged rhythm groups) or ``rhythms`` (all 11).
+        signals: ``denoised`` (ECGDataDenoised/) or ``raw`` (ECGData/).
+        sampling_rate: Resample from 500 Hz to this rate (polyphase, anti-aliased).
+        standardise: Per-lead z-score with statistics of the training split only.
+        val_fraction: Share of records for validation.
+        test_fraction: Share of records for test.
+        seed: Seed of the stratified split.
+        workers: Threads reading CSV files.
+    """
+
+    labels: Literal["groups", "rhythms"] = "groups"
+    signals: Literal["denoised", "raw"] = "denoised"
+    sampling_rate: int = 500
+    standardise: bool = True
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+    workers: int = 4
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sampling_rate <= FS:
+            raise ValueError(f"sampling_rate must be in (0, {FS}], got {self.sampling_rate}")
+        if self.val_fraction <= 0 or self.test_fraction <= 0 or self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction and test_fraction must be positive and sum to less than 1")
+
+
+def _signal_dir(config: ChapmanConfig, root: Path) -> Path:
+    return root / SUBDIR / ("ECGDataDenoised" if config.signals == "denoised" else "ECGData")
+
+
+def read_diagnostics(folder: Path) -> "pd.DataFrame":  # noqa: F821
+    """``Diagnostics.csv``, else the original ``Diagnostics.xlsx``."""
+    import pandas as pd
+
+    csv, xlsx = folder / "Diagnostics.csv", folder / "Diagnostics.xlsx"
+    try:
+        if csv.exists():
+            table = pd.read_csv(csv)
+        elif xlsx.exists():
+            table = pd.read_excel(xlsx)
+        else:
+            raise DataNotFoundError(
+                f"Diagnostics.csv / Diagnostics.xlsx not found in {folder}. Get the Chapman-Shaoxing "
+                f"database with `bench data download chapman` or from {FIGSHARE_URL} so that "
+                f"{folder}/Diagnostics.xlsx and {folder}/ECGDataDenoised/ exist, or point --data-root / "
+                "ECGHARNESS_DATA at the folder that holds chapman/."
+            )
+    except ImportError as exc:
+        raise ConfigError(f"reading {xlsx} needs openpyxl (pip install openpyxl): {exc}") from None
+    missing = [c for c in ("FileName", "Rhythm", *META_COLUMNS) if c not in table.columns]
+    if missing:
+        raise ConfigError(f"{folder}: Diagnostics lacks column(s) {missing}")
+    table["FileName"] = table["FileName"].astype(str).str.strip()
+    table["Rhythm"] = table["Rhythm"].astype(str).str.strip()
+    return table
+
+
+def read_csv_signal(path: Path) -> np.ndarray:
+    """One record as (12, 5000) float32.
+
+    Raises:
+        ValueError: unreadable, wrong shape, NaN or all zeros.
+    """
+    import pandas as pd
+
+    try:
+        values = pd.read_csv(path, header=None, dtype=np.float64).to_numpy()
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"unreadable CSV ({type(exc).__name__}: {exc})") from None
+    if values.shape != (SAMPLES, LEADS):
+        raise ValueError(f"wrong shape {values.shape}, expected ({SAMPLES}, {LEADS})")
+    if not np.isfinite(values).all():
+        raise ValueError("signal holds NaN or infinite values")
+    if not np.any(values):
+        raise ValueError("signal is all zeros")
+    return values.T.astype(np.float32)
+
+
+def source_files(config: ChapmanConfig, root: Path) -> list[Path]:
+    folder = root / SUBDIR
+    files = [folder / "Diagnostics.csv", folder / "Diagnostics.xlsx"]
+    signals = _signal_dir(config, root)
+    if signals.is_dir():
+        files += sorted(signals.glob("*.csv"))
+    return files
+
+
+def _split(labels: np.ndarray, config: ChapmanConfig) -> dict[str, np.ndarray]:
+    """Seeded split stratified by label; falls back to unstratified for classes too rare."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    holdout = config.val_fraction + config.test_fraction
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 4 else None
+    if stratify is None:
+        log.warning("chapman: a class has fewer than 4 records; splitting without stratification")
+    train, rest = train_test_split(idx, test_size=holdout, stratify=stratify, random_state=config.seed)
+    rest_labels = labels[rest] if stratify is not None else None
+    if rest_labels is not None and np.bincount(rest_labels)[np.bincount(rest_labels) > 0].min() < 2:
+        rest_labels = None  # a class with one held-out record cannot be divided between val and test
+    val, test = train_test_split(rest, test_size=config.test_fraction / holdout, stratify=rest_labels,
+                                 random_state=config.seed)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def prepare(config: ChapmanConfig, root: Path) -> Prepared:
+    from scipy.signal import resample_poly
+
+    folder = root / SUBDIR
+    table = read_diagnostics(folder)
+    classes = GROUPS if config.labels == "groups" else RHYTHMS
+    signal_dir = _signal_dir(config, root)
+    quarantined: list[tuple[str, str]] = []
+    rows = []
+    for row in table.itertuples(index=False):
+        rhythm = "SA" if row.Rhythm == "SI" else row.Rhythm
+        label = GROUP_OF.get(rhythm) if config.labels == "groups" else (rhythm if rhythm in RHYTHMS else None)
+        path = signal_dir / f"{row.FileName}.csv"
+        if label is None:
+            quarantined.append((str(path), f"unknown rhythm {row.Rhythm!r}"))
+        elif not path.exists():
+            quarantined.append((str(path), "file missing (row of Diagnostics)"))
+        else:
+            rows.append((path, classes.index(label), row))
+
+    def read(item):
+        try:
+            return read_csv_signal(item[0])
+        except ValueError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max(1, config.workers)) as pool:
+        signals = list(pool.map(read, rows))
+    kept = []
+    for item, sig in zip(rows, signals):
+        if isinstance(sig, Exception):
+            quarantined.append((str(item[0]), str(sig)))
+        else:
+            kept.append((item, sig))
+    if len(kept) < 3:
+        raise ConfigError(f"chapman: only {len(kept)} usable record(s) in {signal_dir}; need at least 3 to split")
+    x = np.stack([sig for _, sig in kept])
+    if config.sampling_rate != FS:
+        g = np.gcd(config.sampling_rate, FS)
+        x = resample_poly(x, config.sampling_rate // g, FS // g, axis=-1).astype(np.float32)
+    y = np.array([item[1] for item, _ in kept], dtype=np.int64)
+    meta = np.array([[_meta_value(getattr(item[2], c), c) for c in META_COLUMNS] for item, _ in kept],
+                    dtype=np.float64)
+    parts = _split(y, config)
+    train = parts["train"]
+    # metadata: impute with training medians, then standardise with training statistics
+    medians = np.nanmedian(meta[train], axis=0)
+    medians = np.where(np.isfinite(medians), medians, 0.0)
+    meta = np.where(np.isfinite(meta), meta, medians)
+    m_mean, m_std = meta[train].mean(axis=0), meta[train].std(axis=0)
+    meta = ((meta - m_mean) / np.where(m_std > 0, m_std, 1.0)).astype(np.float32)
+    if config.standardise:
+        mean = x[train].mean(axis=(0, 2), keepdims=True)
+        std = x[train].std(axis=(0, 2), keepdims=True)
+        x = (x - mean) / np.maximum(std, 1e-6)
+    splits = {name: Split(x[i], y[i], meta[i]) for name, i in parts.items()}
+    notes = {"protocol": "stratified random 70/15/15 by record (seeded)", "labels": config.labels,
+             "files": {name: [kept[j][0][0].stem for j in i] for name, i in parts.items()}
+             if len(kept) <= 50 else None}
+    return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(table),
+                    meta_names=META_COLUMNS, class_names=classes)
+
+
+def _meta_value(value: object, column: str) -> float:
+    if column == "Gender":
+        text = str(value).strip().upper()
+        return 1.0 if text == "MALE" else 0.0 if text == "FEMALE" else np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+register_dataset(DatasetSpec(
+    name="chapman",
+    config_cls=ChapmanConfig,
+    prepare=prepare,
+    source_files=source_files,
+    class_names=GROUPS,
+    headline="macro_f1",
+    description="Chapman-Shaoxing 12-lead rhythms (4 groups or 11 rhythms) with patient metadata",
+))
