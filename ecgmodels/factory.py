@@ -14,7 +14,7 @@ Builder = Callable[..., ECGModel]
 MODELS: Registry[Builder] = Registry("model")
 
 # Arguments every builder takes; the rest of its keyword arguments are hyperparameters.
-_STRUCTURAL = ("num_classes", "in_channels")
+_STRUCTURAL = ("num_classes", "in_channels", "meta_features")
 
 
 def register_model(builder: Builder) -> Builder:
@@ -70,8 +70,13 @@ def model_info(name: str) -> ModelInfo:
     return ModelInfo(name, model_cls.input_kind, hparams, doc.splitlines()[0] if doc else "")
 
 
-def create_model(name: str, *, num_classes: int, in_channels: int = 1, **hparams: Any) -> ECGModel:
+def create_model(
+    name: str, *, num_classes: int, in_channels: int = 1, meta_features: int | None = None, **hparams: Any
+) -> ECGModel:
     """Build the registered model ``name``.
+
+    ``meta_features`` is the width of the metadata vector, for models whose input is
+    signal + metadata.
 
     Raises:
         KeyError: unknown model name (the message lists the valid ones).
@@ -85,6 +90,8 @@ def create_model(name: str, *, num_classes: int, in_channels: int = 1, **hparams
             f"model {name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
             f"valid: {', '.join(sorted(valid)) or '(none)'}"
         )
+    if meta_features is not None:
+        hparams["meta_features"] = meta_features
     return builder(num_classes=num_classes, in_channels=in_channels, **hparams)
 
 

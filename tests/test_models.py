@@ -1,23 +1,35 @@
-"""Contract tests over every registered model."""
+"""Contract tests over every registered model, for the input each declares."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from ecgmodels import create_model, list_models, model_info, register_model
+from ecgmodels import InputKind, create_model, list_models, model_info, register_model
 from ecgmodels.registry import Registry
 
 MODELS = list_models()
+META = 13
+
+
+def inputs(name: str, batch: int, in_channels: int, length: int) -> tuple[torch.Tensor, ...]:
+    x = torch.randn(batch, in_channels, length)
+    if model_info(name).input_kind == InputKind.SIGNAL_META:
+        return x, torch.randn(batch, META)
+    return (x,)
+
+
+def build(name: str, num_classes: int, in_channels: int = 1):
+    extra = {"meta_features": META} if model_info(name).input_kind == InputKind.SIGNAL_META else {}
+    return create_model(name, num_classes=num_classes, in_channels=in_channels, **extra)
 
 
 @pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize("in_channels,length", [(1, 252), (2, 187)])
+@pytest.mark.parametrize("in_channels,length", [(1, 252), (12, 187)])
 def test_output_shape_gradients_and_finiteness(name: str, in_channels: int, length: int) -> None:
     torch.manual_seed(0)
-    model = create_model(name, num_classes=5, in_channels=in_channels)
-    x = torch.randn(4, in_channels, length)
-    out = model(x)
+    model = build(name, 5, in_channels)
+    out = model(*inputs(name, 4, in_channels, length))
     assert out.shape == (4, 5)
     assert torch.isfinite(out).all()
     out.logsumexp(dim=1).sum().backward()
@@ -30,26 +42,27 @@ def test_output_shape_gradients_and_finiteness(name: str, in_channels: int, leng
 @pytest.mark.parametrize("name", MODELS)
 def test_features_then_head_equals_forward(name: str) -> None:
     torch.manual_seed(0)
-    model = create_model(name, num_classes=3).eval()
-    x = torch.randn(2, 1, 200)
-    z = model.forward_features(x)
+    model = build(name, 3).eval()
+    args = inputs(name, 2, 1, 200)
+    z = model.forward_features(*args)
     assert z.shape == (2, model.num_features)
-    torch.testing.assert_close(model.forward_head(z), model(x))
+    torch.testing.assert_close(model.forward_head(z), model(*args))
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_same_seed_same_model(name: str) -> None:
-    x = torch.randn(2, 1, 128)
+    args = inputs(name, 2, 1, 128)
     outs = []
     for _ in range(2):
         torch.manual_seed(7)
-        outs.append(create_model(name, num_classes=4).eval()(x))
+        outs.append(build(name, 4).eval()(*args))
     torch.testing.assert_close(outs[0], outs[1])
 
 
 def test_every_model_declares_its_input() -> None:
-    for name in MODELS:
-        assert model_info(name).input_kind.value == "signal"
+    kinds = {name: model_info(name).input_kind for name in MODELS}
+    assert kinds["cnn_lstm"] == InputKind.SIGNAL
+    assert kinds["resnet_se_bigru_meta"] == InputKind.SIGNAL_META
 
 
 def test_unknown_model_names_valid_ones() -> None:

@@ -18,7 +18,9 @@ def test_packaged_suites_load() -> None:
 
 def test_overrides_apply_and_all_expands() -> None:
     suite = with_overrides(load_suite("quick"), models=["all"], num_samples=2, max_epochs=3, seeds=[5])
-    assert sorted(m.name for m in suite.models) == ["cnn_lstm", "resnet_se", "rhythm_attention"]
+    from ecgmodels import list_models
+
+    assert sorted(m.name for m in suite.models) == list_models()
     assert suite.search.num_samples == 2 and suite.training.max_epochs == 3 and suite.final.seeds == (5,)
 
 
@@ -50,3 +52,14 @@ def test_unknown_suite_and_bad_yaml(tmp_path) -> None:
     bad.write_text("datasets: [mitbih_sample\nmodels: [cnn_lstm]\n")
     with pytest.raises(ConfigError, match=f"{bad}: invalid YAML"):
         load_suite(str(bad))
+
+
+def test_incompatible_pairs_are_refused_naming_both() -> None:
+    from ecgharness.benchmark.runner import compatible
+    from ecgharness.datasets import load_dataset
+
+    sample = load_dataset("mitbih_sample")
+    reason = compatible("resnet_se_bigru_meta", sample)
+    assert reason == ("model 'resnet_se_bigru_meta' takes signal + patient metadata; "
+                      "dataset 'mitbih_sample' has no metadata")
+    assert compatible("cnn_lstm", sample) is None

@@ -47,3 +47,35 @@ def test_nan_loss_raises(synthetic) -> None:
 def test_class_weights_follow_n_over_k_nc() -> None:
     y = torch.tensor([0] * 6 + [1] * 3 + [2] * 1)
     torch.testing.assert_close(class_weights(y, 4), torch.tensor([10 / 18, 10 / 9, 10 / 3, 0.0]))
+
+
+def test_multilabel_with_metadata_thresholds_from_validation(tmp_path) -> None:
+    """A metadata model on a multi-label task: BCE, macro-AUROC headline, thresholds chosen on val."""
+    import numpy as np
+
+    from ecgharness.datasets.base import PreparedDataset, Split
+
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        y = (rng.random((n, 3)) < 0.4).astype(np.float32)
+        x = rng.normal(0, 1, (n, 2, 64)).astype(np.float32)
+        x[:, 0, :16] += 2 * y[:, :1]  # label 0 visible in the signal
+        meta = rng.normal(0, 1, (n, 4)).astype(np.float32)
+        meta[:, 0] += 2 * y[:, 1]  # label 1 visible in the metadata only
+        return Split(x, y, meta)
+
+    ds = PreparedDataset(name="toy", config={}, class_names=("a", "b", "c"), headline="macro_auroc",
+                         splits={"train": split(240), "val": split(80), "test": split(80)}, cache_key="x",
+                         task="multilabel", meta_names=("m0", "m1", "m2", "m3"))
+    out = train_model(ds, "resnet_se_bigru_meta", {"lr": 3e-3, "batch_size": 32, "base_channels": 8,
+                                                   "stages": 2, "gru_hidden": 8, "meta_hidden": 8},
+                      TrainConfig(max_epochs=8, patience=8), evaluate_test=True)
+    assert out.test_scores.shape == (80, 3) and ((out.test_scores >= 0) & (out.test_scores <= 1)).all()
+    assert out.test_metrics["auroc/b"] > 0.75  # learned from the metadata branch
+    assert out.test_metrics["auroc/a"] > 0.75  # learned from the signal branch
+    assert len(out.extra["thresholds"]) == 3
+    assert out.test_metrics["threshold/a"] == pytest.approx(out.extra["thresholds"][0])
+    with pytest.raises(ValueError, match="takes metadata but dataset 'synthetic' has none"):
+        train_model(load_dataset("synthetic", {"n_per_class": 10}, use_cache=False), "resnet_se_bigru_meta",
+                    {}, TrainConfig(max_epochs=1))

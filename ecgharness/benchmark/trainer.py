@@ -23,7 +23,7 @@ from torch import nn
 from ecgharness.benchmark.metrics import choose_thresholds, classification_metrics, multilabel_metrics
 from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.search_spaces import SearchSpace
-from ecgmodels import InputKind, create_model
+from ecgmodels import InputKind, create_model, model_info
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +168,15 @@ def train_model(
     seed_everything(seed)
     train_hp, model_hp = SearchSpace.split_config(config)
     train_hp = {**DEFAULT_TRAINING, **train_hp}
+    if model_info(model_name).input_kind == InputKind.SIGNAL_META:
+        if not dataset.has_meta:
+            raise ValueError(f"model {model_name!r} takes metadata but dataset {dataset.name!r} has none")
+        model_hp["meta_features"] = len(dataset.meta_names)
     model = create_model(
         model_name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **model_hp
     ).to(device)
     params = sum(p.numel() for p in model.parameters())
     with_meta = model.input_kind == InputKind.SIGNAL_META
-    if with_meta and not dataset.has_meta:
-        raise ValueError(f"model {model_name!r} takes metadata but dataset {dataset.name!r} has none")
     multilabel = dataset.multilabel
     train = _OnDevice.of(dataset.splits["train"], device, multilabel)
     val = _OnDevice.of(dataset.splits["val"], device, multilabel)
