@@ -207,3 +207,14 @@ def test_full_shared_chapman_counts(real_data) -> None:
     assert ds.candidates == len(diag)
     with pytest.raises(DataQualityError, match="max_lost_share"):
         load_dataset("chapman", root=real_data, max_lost_share=0.05)
+
+
+def test_fast_ptbxl_reader_equals_wfdb() -> None:
+    import wfdb
+
+    from ecgharness.datasets.ptbxl import read_record
+
+    for hea in sorted((FIXTURES / "ptbxl" / "records100" / "00000").glob("*.hea"))[:10]:
+        ours = read_record(hea.with_suffix(""), 100)
+        reference, _ = wfdb.rdsamp(str(hea.with_suffix("")))
+        np.testing.assert_allclose(ours, reference.T, rtol=0, atol=1e-6)
