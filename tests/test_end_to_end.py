@@ -145,3 +145,43 @@ def test_failing_trials_are_recorded_and_the_suite_goes_on(tmp_path) -> None:
     assert "FAILED TrainingDiverged: training loss became nan" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "every trial failed" in proc.stdout
+
+
+def test_multilabel_and_metadata_datasets_through_the_whole_path(ray_session, tmp_path) -> None:
+    """PTB-XL (multi-label, macro-AUROC) and Chapman (metadata model, macro-F1) fixtures in one suite."""
+    import shutil
+
+    from test_ptbxl_chapman import FIXTURES, write_chapman_folder
+
+    root = tmp_path / "data"
+    shutil.copytree(FIXTURES / "ptbxl", root / "ptbxl")
+    write_chapman_folder(root, per_group=5)
+    tiny = {"batch_size": 16, "base_channels": 8, "stages": 2}
+    suite = parse_suite({
+        "name": "multi",
+        "datasets": [{"name": "ptbxl"}, {"name": "chapman", "config": {"sampling_rate": 100}}],
+        "models": [{"name": "resnet_se", "space": {**tiny, "blocks_per_stage": 1}},
+                   {"name": "resnet_se_bigru_meta", "space": {**tiny, "gru_hidden": 8, "meta_hidden": 8}}],
+        "search": {"num_samples": 1},
+        "training": {"max_epochs": 2},
+        "final": {"seeds": [0]},
+    }, "multi.yaml")
+    console = io.StringIO()
+    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="m1", data_root=str(root)), stream=console)
+    text = console.getvalue()
+    assert "skipping ptbxl/resnet_se_bigru_meta: model 'resnet_se_bigru_meta' takes signal + patient metadata; " \
+           "dataset 'ptbxl' has no metadata" in text
+    final = pd.read_csv(run_dir / "final_runs.csv").fillna("")
+    assert sorted(zip(final["dataset"], final["model"])) == [
+        ("chapman", "resnet_se"), ("chapman", "resnet_se_bigru_meta"), ("ptbxl", "resnet_se")]
+    ptb = final[final["dataset"] == "ptbxl"].iloc[0]
+    assert ptb["headline"] == "macro_auroc" and ptb["task"] == "multilabel"
+    assert set(eval(ptb["thresholds"])) == {"NORM", "MI", "STTC", "CD", "HYP"}
+    pred = read_run(run_dir).predictions("ptbxl", "resnet_se", 0)
+    test_size = len(load_dataset("ptbxl", root=root).splits["test"])
+    assert pred["labels"].shape == pred["scores"].shape == (test_size, 5) and pred["thresholds"].shape == (5,)
+    failures = pd.read_csv(run_dir / "failures.csv")
+    assert list(failures["stage"]) == ["compatibility"]
+    board = render_leaderboard(read_run(run_dir))
+    assert "ranked by test macro_auroc" in board and "ranked by test macro_f1" in board
+    assert "F1 NORM" in board and "F1 GSVT" in board

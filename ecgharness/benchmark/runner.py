@@ -73,7 +73,8 @@ def compatible(model: str, dataset: PreparedDataset) -> str | None:
 def _materialise(ds: PreparedDataset, keep_test: bool) -> PreparedDataset:
     """In-memory copy (not memory-mapped) to hand to the Ray object store."""
     src = ds if keep_test else ds.without_test()
-    splits = {k: Split(np.ascontiguousarray(v.x), np.asarray(v.y)) for k, v in src.splits.items()}
+    splits = {k: Split(np.ascontiguousarray(v.x), np.asarray(v.y), None if v.meta is None else np.asarray(v.meta))
+              for k, v in src.splits.items()}
     return PreparedDataset(**{**src.__dict__, "splits": splits})
 
 
