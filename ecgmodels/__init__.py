@@ -14,7 +14,16 @@ import importlib
 from ecgmodels.base import ECGModel, InputKind
 from ecgmodels.factory import create_model, list_models, model_info, register_model
 
-_MODEL_MODULES = ("cnn_lstm", "rhythm_attention", "resnet_se", "resnet_se_bigru_meta")
+_MODEL_MODULES = (
+    "cnn_lstm",
+    "rhythm_attention",
+    "resnet_se",
+    "resnet_se_bigru_meta",
+    "recurrent",
+    "wang",
+    "inception1d",
+    "xresnet1d",
+)
 
 for _module in _MODEL_MODULES:
     importlib.import_module(f"ecgmodels.{_module}")

@@ -17,23 +17,28 @@ MODELS: Registry[Builder] = Registry("model")
 _STRUCTURAL = ("num_classes", "in_channels", "meta_features")
 
 
-def register_model(builder: Builder) -> Builder:
+def register_model(builder: Builder | None = None, *, fixed: tuple[str, ...] = ()) -> Any:
     """Register a keyword-only model builder under its function name.
 
-    The builder's return annotation must be an :class:`ECGModel` subclass, which
-    tells the harness the input the model declares before anything is built.
+    Use bare (``@register_model``) or with ``fixed`` naming the model-class arguments the
+    builder sets itself (``@register_model(fixed=("cell",))``), which are then not
+    hyperparameters. The builder's return annotation must be an :class:`ECGModel`
+    subclass: it tells the harness the input the model declares before anything is built.
     """
-    params = inspect.signature(builder).parameters
-    positional = [
-        p.name
-        for p in params.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    if positional:
-        raise TypeError(f"model builder {builder.__name__} must be keyword-only, got {positional}")
-    if "num_classes" not in params:
-        raise TypeError(f"model builder {builder.__name__} must take num_classes")
-    return MODELS.register()(builder)
+
+    def decorator(fn: Builder) -> Builder:
+        params = inspect.signature(fn).parameters
+        positional = [
+            p.name for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if positional:
+            raise TypeError(f"model builder {fn.__name__} must be keyword-only, got {positional}")
+        if "num_classes" not in params:
+            raise TypeError(f"model builder {fn.__name__} must take num_classes")
+        fn.__ecg_fixed__ = tuple(fixed)  # type: ignore[attr-defined]
+        return MODELS.register()(fn)
+
+    return decorator(builder) if builder is not None else decorator
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,9 @@ def model_info(name: str) -> ModelInfo:
     hparams: dict[str, Any] = {}
     params = sig.parameters.values()
     if any(p.kind == p.VAR_KEYWORD for p in params):
+        fixed = getattr(builder, "__ecg_fixed__", ())
         for p in inspect.signature(model_cls.__init__).parameters.values():
-            if p.name not in ("self", *_STRUCTURAL) and p.default is not p.empty:
+            if p.name not in ("self", *_STRUCTURAL, *fixed) and p.default is not p.empty:
                 hparams[p.name] = p.default
     for p in params:
         if p.name not in _STRUCTURAL and p.kind == p.KEYWORD_ONLY:
