@@ -47,7 +47,9 @@ def test_compiles_to_tune_domains_with_inclusive_randint() -> None:
     ({"dropout": {"uniform": [0.1]}}, r"takes \[low, high\] numbers"),
     ({"lstm_hidden": {"choice": []}}, "choice needs at least one value"),
     ({"lstm_hidden": {"randint": [1.5, 3]}}, "randint takes integer bounds"),
-    ({"lstm_hiden": {"choice": [32]}}, "'lstm_hiden' is neither .* valid keys: lr, batch_size, weight_decay, conv_width, lstm_hidden"),
+    ({"lstm_hiden": {"choice": [32]}}, "'lstm_hiden' is neither .* valid keys: lr, batch_size, weight_decay, .*, conv_width, lstm_hidden"),
+    ({"loss": {"choice": ["cross_entropy", "focall"]}}, "loss: 'focall' is not one of 'cross_entropy', 'focal'"),
+    ({"augment_shift": {"uniform": [0, 5]}}, "augment_shift: expected an integer"),
     ({"lr": [1e-4, 1e-2]}, "expected a plain value or one of"),
 ])
 def test_malformed_entries_are_rejected_by_name(entries: dict, message: str) -> None:

@@ -14,7 +14,12 @@ import yaml
 from ecgharness.errors import ConfigError
 from ecgmodels import list_models, model_info
 
-TRAINING_KEYS = ("lr", "batch_size", "weight_decay")
+# Training hyperparameters a space may search: the optimiser's and the tunable techniques of
+# the training loop (fields of ecgharness.benchmark.trainer.TrainConfig).
+TRAINING_KEYS = (
+    "lr", "batch_size", "weight_decay", "loss", "focal_gamma", "class_weighted", "sampler",
+    "augment_noise", "augment_scale", "augment_shift", "scheduler",
+)
 DISTRIBUTIONS = ("loguniform", "uniform", "choice", "randint")
 _SCALAR = (int, float, str, bool, type(None))
 
@@ -136,7 +141,21 @@ def parse_space(model: str, entries: Mapping[str, Any] | None, where: str) -> Se
                 f"{model!r}'s; valid keys: {', '.join(valid)}"
             )
         params[key] = _parse_param(key, value, where)
+        if key in TRAINING_KEYS:
+            _check_training_values(key, params[key], where)
     return SearchSpace(model, params, where)
+
+
+def _check_training_values(key: str, param: Param, where: str) -> None:
+    """Every value a training technique can take must be valid for the training loop."""
+    from ecgharness.benchmark.trainer import TrainConfig
+    from ecgharness.config import from_mapping
+
+    if key in ("lr", "batch_size", "weight_decay"):
+        return
+    samples = param.args if param.kind in ("fixed", "choice") else (param.sample(random.Random(0)),)
+    for value in samples:
+        from_mapping(TrainConfig, {key: value}, f"{where}: {key}")
 
 
 def search_space_files() -> list[Path]:

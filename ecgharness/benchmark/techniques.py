@@ -1,0 +1,94 @@
+"""Training techniques of the field as tensor functions: focal loss, class-balanced
+sampling, on-device augmentation and learning-rate schedules.
+
+All act on whole batches on the trial's device; none loops over examples.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al., "Focal loss for dense object detection", ICCV 2017).
+
+    FL = -alpha_t (1 - p_t)^gamma log p_t, computed from log-probabilities (log_softmax or
+    the BCE-with-logits terms), never from probabilities, so it stays finite for very
+    confident logits.
+
+    Args:
+        gamma: Focusing parameter; 0 gives (weighted) cross-entropy.
+        weight: Optional per-class weights alpha (single-label tasks).
+        multilabel: Sigmoid per class instead of softmax over classes.
+    """
+
+    def __init__(self, gamma: float = 2.0, weight: torch.Tensor | None = None, multilabel: bool = False) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.multilabel = multilabel
+        self.register_buffer("weight", weight if weight is not None else None)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.multilabel:
+            log_pt = -F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+            return (-(1 - log_pt.exp()).pow(self.gamma) * log_pt).mean()
+        log_p = F.log_softmax(logits.float(), dim=1)
+        log_pt = log_p.gather(1, target[:, None]).squeeze(1)
+        loss = -(1 - log_pt.exp()).pow(self.gamma) * log_pt
+        if self.weight is not None:
+            w = self.weight[target]
+            return (w * loss).sum() / w.sum().clamp_min(1e-12)
+        return loss.mean()
+
+
+def balanced_sample_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-example weights 1 / n_class (single-label) so every class is drawn equally often.
+
+    For multi-label targets an example weighs the mean of 1 / n_c over its positive classes
+    (examples without a positive class get the mean weight).
+    """
+    if y.ndim == 1:
+        counts = torch.bincount(y, minlength=num_classes).float()
+        return 1.0 / counts.clamp_min(1)[y]
+    counts = y.sum(dim=0).clamp_min(1)
+    per = (y / counts).sum(dim=1) / y.sum(dim=1).clamp_min(1)
+    return torch.where(y.sum(dim=1) > 0, per, per[per > 0].mean() if (per > 0).any() else torch.ones_like(per))
+
+
+def epoch_order(n: int, generator: torch.Generator, weights: torch.Tensor | None) -> torch.Tensor:
+    """Indices for one epoch: a permutation, or n weighted draws with replacement."""
+    if weights is None:
+        return torch.randperm(n, generator=generator)
+    return torch.multinomial(weights.cpu(), n, replacement=True, generator=generator)
+
+
+def augment(x: torch.Tensor, noise: float, scale: float, shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Gaussian noise (std ``noise``), amplitude scaling by U(1-scale, 1+scale) per example,
+    and a circular time shift of up to ``shift`` samples per example."""
+    if not (noise or scale or shift):
+        return x
+    b, _, length = x.shape
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator).to(x.device, x.dtype)
+
+    if scale:
+        x = x * (1 + scale * (2 * rand(b, 1, 1) - 1))
+    if shift:
+        offsets = (rand(b) * (2 * shift + 1)).long() - shift
+        idx = (torch.arange(length, device=x.device)[None, :] - offsets[:, None]) % length
+        x = x.gather(2, idx[:, None, :].expand(-1, x.shape[1], -1))
+    if noise:
+        x = x + noise * torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+    return x
+
+
+def make_scheduler(kind: str, optimizer: torch.optim.Optimizer, max_epochs: int):
+    """``plateau`` (halve the rate after 2 epochs without validation gain), ``cosine`` or ``none``."""
+    if kind == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
+    return None
