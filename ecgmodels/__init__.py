@@ -23,6 +23,8 @@ _MODEL_MODULES = (
     "wang",
     "inception1d",
     "xresnet1d",
+    "image_cnn",
+    "joint_fusion",
 )
 
 for _module in _MODEL_MODULES:
