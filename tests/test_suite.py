@@ -16,6 +16,14 @@ def test_packaged_suites_load() -> None:
     assert quick.final.seeds == (0, 1, 2)
 
 
+def test_suite_spaces_apply_however_the_model_is_selected() -> None:
+    suite = with_overrides(load_suite("quick"), models=["all"])
+    spaces = {m.name: m.space for m in suite.models}
+    assert spaces["xresnet1d101"]["width"] == 8 and spaces["resnet_se"]["blocks_per_stage"] == 1
+    only = with_overrides(load_suite("quick"), models=["vgg"])
+    assert only.models[0].space["image_size"] == 32
+
+
 def test_overrides_apply_and_all_expands() -> None:
     suite = with_overrides(load_suite("quick"), models=["all"], num_samples=2, max_epochs=3, seeds=[5])
     from ecgmodels import list_models
@@ -39,6 +47,8 @@ def test_overrides_apply_and_all_expands() -> None:
     ({"datasets": ["mitbih_sample"], "models": [{"name": "cnn_lstm", "space": {"lr": {"uniform": [1, 0]}}}]},
      "needs low < high"),
     ({"models": ["cnn_lstm"]}, "'datasets' is required"),
+    ({"datasets": ["mitbih_sample"], "models": ["cnn_lstm"], "spaces": {"cnn_lstn": {}}},
+     "spaces: unknown model 'cnn_lstn'"),
 ])
 def test_invalid_suites_name_the_problem(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -10,6 +10,8 @@ A suite file (``ecgharness/benchmark/suites/<name>.yaml`` or any path)::
     final: {seeds: [0, 1, 2]}
     resources: {cpus_per_trial: 1, gpus_per_trial: 0}
     imports: [my_package.my_models]      # modules that register extra models or datasets
+    spaces:                              # overrides of packaged spaces, whenever that model runs
+      xresnet1d101: {width: 16}
 """
 
 from __future__ import annotations
@@ -116,13 +118,14 @@ class Suite:
     final: FinalConfig = field(default_factory=FinalConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     imports: tuple[str, ...] = ()
+    spaces: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> space overrides
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
 
 _SECTIONS = {"search": SearchConfig, "training": TrainConfig, "final": FinalConfig, "resources": ResourcesConfig}
-_TOP_KEYS = ("name", "description", "datasets", "models", *_SECTIONS, "imports")
+_TOP_KEYS = ("name", "description", "datasets", "models", "spaces", *_SECTIONS, "imports")
 
 
 def suites_dir() -> Path:
@@ -166,6 +169,7 @@ def parse_suite(data: Mapping[str, Any], where: str) -> Suite:
         datasets=_entries(data.get("datasets"), DatasetEntry, "datasets", where),
         models=_entries(data.get("models"), ModelEntry, "models", where),
         imports=tuple(imports),
+        spaces=dict(data.get("spaces") or {}),
         **sections,
     )
     return validate(suite, where)
@@ -186,12 +190,18 @@ def validate(suite: Suite, where: str) -> Suite:
     from ecgharness.search_spaces import space_for
     from ecgmodels import list_models
 
+    unknown = sorted(set(suite.spaces) - set(list_models()))
+    if unknown:
+        raise ConfigError(f"{where}: spaces: unknown model {', '.join(map(repr, unknown))}; "
+                          f"valid models: {', '.join(list_models())}")
     models = []
     for entry in suite.models:
         if entry.name == "all":
             models += [ModelEntry(m) for m in list_models() if m not in {e.name for e in suite.models}]
         else:
             models.append(entry)
+    # the suite-wide overrides of a model's space apply however the model was selected
+    models = [dataclasses.replace(e, space={**suite.spaces.get(e.name, {}), **e.space}) for e in models]
     for entry in models:
         space_for(entry.name, entry.space, f"{where}: models[{entry.name}].space")
     for entry in suite.datasets:
