@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
-from ecgharness.benchmark.cli import leaderboard, listing, run
+from ecgharness.benchmark.cli import data, leaderboard, listing, run
 
-COMMANDS = {"run": run, "leaderboard": leaderboard, "list": listing}
+COMMANDS = {"run": run, "leaderboard": leaderboard, "list": listing, "data": data}
 
 
 def build_parser() -> argparse.ArgumentParser:
