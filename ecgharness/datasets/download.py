@@ -99,7 +99,8 @@ class Source:
         landing: Page describing the release (shown to users).
         licence: Licence of the data.
         checksum_list: File under ``base_url`` listing the publisher's SHA-256 sums, if any.
-        select: ``select(checksums, options) -> files`` to fetch.
+        select: ``select(checksums, options) -> files`` to fetch; raises ConfigError for bad
+            options, and with ``checksums=None`` only checks them (before any transfer).
         options: Names of :class:`DownloadOptions` fields the source accepts.
         note: Shown before downloading (size, checks that are weaker than SHA-256).
         embedded: Nothing to download; ``note`` says why.
@@ -129,6 +130,8 @@ def _select_mitbih(sums: Mapping[str, str] | None, options: DownloadOptions) -> 
     unknown = [r for r in records if not r.isdigit() or int(r) not in ALL_RECORDS]
     if unknown:
         raise ConfigError(f"mitbih: unknown record(s) {unknown}; valid: {', '.join(map(str, ALL_RECORDS))}")
+    if sums is None:
+        return []  # options checked; the files come from the checksum list
     names = ["RECORDS", "ANNOTATORS"] + [f"{r}.{ext}" for r in records for ext in ("hea", "dat", "atr")]
     return _listed(sums, names, "mitbih")
 
@@ -138,9 +141,14 @@ def _select_ptbxl(sums: Mapping[str, str] | None, options: DownloadOptions) -> l
     if rate not in (100, 500):
         raise ConfigError(f"ptbxl: sampling_rate must be 100 (records100/) or 500 (records500/), got {rate}")
     pattern = re.compile(rf"^records{rate}/\d{{5}}/(\d{{5}})_{'lr' if rate == 100 else 'hr'}\.(hea|dat)$")
+    bad = [r for r in options.records or () if not r.isdigit()]
+    if bad:
+        raise ConfigError(f"ptbxl: records are ecg_id numbers, got {bad}")
     wanted = None if options.records is None else {int(r) for r in options.records}
+    if sums is None:
+        return []
     names = ["ptbxl_database.csv", "scp_statements.csv"]
-    for path in sums or {}:
+    for path in sums:
         match = pattern.match(path)
         if match and (wanted is None or int(match.group(1)) in wanted):
             names.append(path)
@@ -330,6 +338,7 @@ def download_dataset(
     folder = data_root(root) / source.folder
     base = mirror_url(name, mirror) or source.base_url
     summary = DownloadSummary(name=name, folder=folder, base_url=base, note=source.note)
+    source.select(None, options)  # bad options fail before any transfer
     sums = None
     if source.checksum_list:
         sums_url = urllib.parse.urljoin(base, source.checksum_list)

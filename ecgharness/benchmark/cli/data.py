@@ -158,7 +158,10 @@ def _chapman_status(root: Path) -> str:
     folder = root / "chapman"
     table = next((t for t in ("Diagnostics.csv", "Diagnostics.xlsx") if (folder / t).exists()), None)
     denoised, raw = _count(folder / "ECGDataDenoised", "*.csv"), _count(folder / "ECGData", "*.csv")
-    hint = "" if table and (denoised or raw) else " (missing: bench data download chapman)"
+    if not table or not (denoised or raw):
+        hint = " (missing: bench data download chapman)"
+    else:
+        hint = " (complete)" if denoised >= 10_646 or raw >= 10_646 else " (partial)"
     return (f"{table or 'no Diagnostics table'}, ECGDataDenoised/ {denoised:,} of 10,646 records, "
             f"ECGData/ {raw:,} in {folder}{hint}")
 
@@ -180,7 +183,8 @@ def _source_status(name: str, root: Path) -> str:
     files = [Path(p) for p in spec.source_files(cfg, root)]
     present = [p for p in files if p.exists()]
     folder = files[0].parent if files else root
-    return f"{len(present)} of {len(files)} files in {folder}" + ("" if len(present) == len(files) else " (missing)")
+    missing = "" if len(present) == len(files) else f" (missing: bench data download {name})"
+    return f"{len(present)} of {len(files)} files in {folder}{missing}"
 
 
 def _cache_status(name: str, root: Path, cache: Path) -> tuple[str, str]:
