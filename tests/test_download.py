@@ -253,3 +253,37 @@ def test_options_a_source_does_not_take_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown record"):
         download_dataset("mitbih", tmp_path, mirror="http://127.0.0.1:9/", records=[999], retries=0)
     assert download_dataset("mitbih_sample", tmp_path).folder is None
+
+
+def test_unreachable_checksum_list_is_one_clear_error(served, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="cannot fetch the checksum list .*HTTP 404"):
+        download_dataset("mitbih", tmp_path, mirror=served.url("nothing/"), progress=False)
+    with pytest.raises(DownloadError, match="cannot fetch the checksum list .*--mirror"):
+        download_dataset("mitbih", tmp_path, mirror="http://127.0.0.1:1/", progress=False)
+
+
+def test_ptbxl_download_selects_the_rate_and_records(tmp_path: Path) -> None:
+    """A PhysioNet-style PTB-XL release from the committed fixture records; the loader reads the result."""
+    release = tmp_path / "server" / "ptb-xl" / "1.0.1"
+    shutil.copytree(FIXTURES / "ptbxl", release)
+    names = sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
+    (release / "records500" / "00000").mkdir(parents=True)
+    (release / "records500" / "00000" / "00001_hr.hea").write_text("not fetched at 100 Hz\n")
+    write_sha256sums(release, names + ["records500/00000/00001_hr.hea"])
+    root = tmp_path / "data"
+    with Mirror(tmp_path / "server") as mirror:
+        base = mirror.url("ptb-xl/1.0.1/")
+        some = download_dataset("ptbxl", root, mirror=base, records=[1, 2], progress=False)
+        assert sorted(some.downloaded) == ["ptbxl_database.csv", "records100/00000/00001_lr.dat",
+                                           "records100/00000/00001_lr.hea", "records100/00000/00002_lr.dat",
+                                           "records100/00000/00002_lr.hea", "scp_statements.csv"]
+        every = download_dataset("ptbxl", root, mirror=base, sampling_rate=100, progress=False)
+        with pytest.raises(ConfigError, match="not in the publisher's checksum list"):
+            download_dataset("ptbxl", root, mirror=base, records=[99999], progress=False)
+    assert every.ok and len(every.present) == 6 and len(every.downloaded) == len(names) - 6
+    assert not (root / "ptbxl" / "records500").exists()
+
+    from ecgharness.datasets import load_dataset
+
+    ds = load_dataset("ptbxl", root=root)
+    assert not ds.quarantined and sum(len(s) for s in ds.splits.values()) > 0

@@ -255,7 +255,10 @@ def _transfer(url: str, part: Path, size: int | None, progress: bool, timeout: f
             raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise _Retryable(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+        reason = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        if url.startswith("file:"):  # a missing local file will not appear by waiting
+            raise DownloadError(f"{url}: {reason}") from None
+        raise _Retryable(reason) from None
     with response:
         status = getattr(response, "status", None)
         resumed = bool(offset) and status == 206

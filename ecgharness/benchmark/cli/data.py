@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--sampling-rate", type=int, choices=(100, 500), help="ptbxl: records100/ (default) or records500/")
     d.add_argument("--signals", choices=("denoised", "raw", "both"), help="chapman: waveform archive(s) (default denoised)")
     d.add_argument("--keep-archives", action="store_true", help="keep zip archives after extracting them")
+    d.add_argument("--workers", type=int, default=4, help="files fetched at once (default 4)")
     d.add_argument("--retries", type=int, default=3, help="retries of a failed transfer, each resuming (default 3)")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
     d.set_defaults(func=download)
@@ -71,8 +72,8 @@ def download(args: argparse.Namespace) -> int:
     try:
         summary = download_dataset(
             args.name, args.root, mirror=args.mirror, records=args.records, sampling_rate=args.sampling_rate,
-            signals=args.signals, keep_archives=args.keep_archives, progress=not args.no_progress,
-            retries=args.retries,
+            signals=args.signals, keep_archives=args.keep_archives, workers=args.workers,
+            progress=not args.no_progress, retries=args.retries,
         )
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
