@@ -19,8 +19,7 @@ from torch import nn
 from ecgmodels.base import ECGModel, InputKind
 from ecgmodels.factory import register_model
 from ecgmodels.layers.cbam2d import attention2d
-
-IMAGE_KINDS = ("gasf", "gadf", "mtf")
+from ecgmodels.layers.images import IMAGE_KINDS
 
 
 def parse_images(images: str) -> tuple[str, ...]:
