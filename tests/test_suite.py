@@ -73,3 +73,4 @@ def test_incompatible_pairs_are_refused_naming_both() -> None:
     assert reason == ("model 'resnet_se_bigru_meta' takes signal + patient metadata; "
                       "dataset 'mitbih_sample' has no metadata")
     assert compatible("cnn_lstm", sample) is None
+    assert compatible("alexnet", sample) is None and compatible("joint_fusion", sample) is None  # images from the signal

@@ -79,3 +79,15 @@ def test_multilabel_with_metadata_thresholds_from_validation(tmp_path) -> None:
     with pytest.raises(ValueError, match="takes metadata but dataset 'synthetic' has none"):
         train_model(load_dataset("synthetic", {"n_per_class": 10}, use_cache=False), "resnet_se_bigru_meta",
                     {}, TrainConfig(max_epochs=1))
+
+
+@pytest.mark.parametrize("model, hparams", [
+    ("alexnet", {"images": "gasf+mtf", "image_size": 32, "width": 8}),
+    ("joint_fusion", {"images": "gadf", "image_size": 24, "image_width": 8, "signal_channels": 8}),
+])
+def test_image_models_train_on_images_made_from_the_signal(synthetic, model, hparams) -> None:
+    out = train_model(synthetic, model, {"lr": 3e-3, "batch_size": 16, **hparams},
+                      TrainConfig(max_epochs=8, patience=8), seed=0, evaluate_test=True)
+    assert all(torch.isfinite(torch.tensor(r["train_loss"])) for r in out.history)
+    assert out.test_scores.shape == (len(synthetic.splits["test"]), 3)
+    assert out.test_metrics["accuracy"] > 0.6  # three balanced classes: chance is 1/3

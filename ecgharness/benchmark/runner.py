@@ -65,9 +65,7 @@ def compatible(model: str, dataset: PreparedDataset) -> str | None:
     kind = model_info(model).input_kind
     if kind == InputKind.SIGNAL_META and not dataset.has_meta:
         return f"model {model!r} takes signal + patient metadata; dataset {dataset.name!r} has no metadata"
-    if kind not in (InputKind.SIGNAL, InputKind.SIGNAL_META):
-        return f"model {model!r} takes {kind.value} input; dataset {dataset.name!r} provides signals only"
-    return None
+    return None  # image inputs are made from the signal on the trial's device
 
 
 def _materialise(ds: PreparedDataset, keep_test: bool) -> PreparedDataset:

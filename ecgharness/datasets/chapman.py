@@ -14,6 +14,7 @@ AT, SAAWR, ST, AVNRT, AVRT); SR (SR, SA - "sinus irregularity", SI in RhythmName
 from __future__ import annotations
 
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,21 +131,29 @@ def source_files(config: ChapmanConfig, root: Path) -> list[Path]:
 
 
 def _split(labels: np.ndarray, config: ChapmanConfig) -> dict[str, np.ndarray]:
-    """Seeded split stratified by label; falls back to unstratified for classes too rare."""
+    """Seeded split stratified by label; unstratified where a class is too rare to stratify.
+
+    Held-out counts are rounded up, and never below one record each for validation and test.
+    """
     from sklearn.model_selection import train_test_split
 
-    idx = np.arange(len(labels))
+    n = len(labels)
+    idx = np.arange(n)
     holdout = config.val_fraction + config.test_fraction
-    counts = np.bincount(labels)
-    stratify = labels if counts[counts > 0].min() >= 4 else None
-    if stratify is None:
-        log.warning("chapman: a class has fewer than 4 records; splitting without stratification")
-    train, rest = train_test_split(idx, test_size=holdout, stratify=stratify, random_state=config.seed)
-    rest_labels = labels[rest] if stratify is not None else None
-    if rest_labels is not None and np.bincount(rest_labels)[np.bincount(rest_labels) > 0].min() < 2:
-        rest_labels = None  # a class with one held-out record cannot be divided between val and test
-    val, test = train_test_split(rest, test_size=config.test_fraction / holdout, stratify=rest_labels,
-                                 random_state=config.seed)
+    n_rest = min(n - 1, max(2, math.ceil(holdout * n - 1e-9)))  # rounded up, as scikit-learn does
+    n_test = min(n_rest - 1, max(1, math.ceil(n_rest * config.test_fraction / holdout - 1e-9)))
+
+    def divide(items: np.ndarray, size: int, strata: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if strata is not None and np.bincount(strata)[np.bincount(strata) > 0].min() >= 2:
+            try:
+                return train_test_split(items, test_size=size, stratify=strata, random_state=config.seed)
+            except ValueError:  # fewer held-out places than classes
+                pass
+        log.warning("chapman: a class is too rare to stratify %d records; splitting them at random", len(items))
+        return train_test_split(items, test_size=size, random_state=config.seed)
+
+    train, rest = divide(idx, n_rest, labels)
+    val, test = divide(rest, n_test, labels[rest])
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
@@ -228,5 +237,6 @@ register_dataset(DatasetSpec(
     source_files=source_files,
     class_names=GROUPS,
     headline="macro_f1",
+    version=2,  # 2: held-out counts rounded so a few records still give val and test one each
     description="Chapman-Shaoxing 12-lead rhythms (4 groups or 11 rhythms) with patient metadata",
 ))

@@ -172,7 +172,7 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
     records = available_records(folder, config)
     if not records:
         raise DataNotFoundError(
-            f"no MIT-BIH records found in {folder}. Download the database from {PHYSIONET_URL} "
+            f"no MIT-BIH records found in {folder}. Run `bench data download mitbih` (from {PHYSIONET_URL}) "
             f"so that {folder}/100.hea, 100.dat, 100.atr ... exist, or point --data-root / "
             "ECGHARNESS_DATA at the folder that holds mitdb/."
         )
