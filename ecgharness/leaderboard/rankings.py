@@ -8,7 +8,7 @@ import pandas as pd
 
 from ecgharness.leaderboard.store import RunResults
 
-FORMATS = ("table", "markdown", "csv")
+FORMATS = ("table", "markdown", "csv", "latex")
 
 
 def _pm(mean: float, std: float, digits: int = 4) -> str:
@@ -61,8 +61,13 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
         "model": frame["model"],
         f"{headline} ↑ (mean ± std, {seeds} seeds)": [
             _pm(m, s) for m, s in zip(frame[f"{headline}_mean"], frame[f"{headline}_std"])],
-        "accuracy ↑": [f"{v:.4f}" for v in frame["accuracy_mean"]],
     })
+    if "ci_low" in frame:
+        out["95% CI"] = [f"[{lo:.4f}, {hi:.4f}]" if math.isfinite(lo) else "n/a"
+                         for lo, hi in zip(frame["ci_low"], frame["ci_high"])]
+        out["p vs #1"] = ["" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+                          for p in frame["p_vs_leader"]]
+    out["accuracy ↑"] = [f"{v:.4f}" for v in frame["accuracy_mean"]]
     for c in frame.attrs["classes"]:
         out[f"F1 {c}"] = ["n/a" if not math.isfinite(v) else f"{v:.3f}" for v in frame[f"f1_{c}"]]
     out["params"] = [f"{int(p):,}" for p in frame["params"]]
@@ -90,11 +95,34 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in [cols, align, *rows])
 
 
-def render_leaderboard(run: RunResults, fmt: str = "table") -> str:
-    """The run's rankings as one string in ``fmt`` (table, markdown or csv)."""
+def with_intervals(run: RunResults, frames: dict[str, pd.DataFrame], n_resamples: int = 1000,
+                   seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Add the 95% bootstrap interval and the paired test against #1 (from the stored predictions).
+
+    A dataset whose predictions cannot be read keeps its ranking, with the columns as NaN.
+    """
+    from ecgharness.reports.tables import dataset_report
+
+    out = {}
+    for dataset, frame in frames.items():
+        try:
+            out[dataset] = dataset_report(run, dataset, frame, n_resamples, seed).ranking
+        except (FileNotFoundError, KeyError, ValueError):
+            out[dataset] = frame.assign(ci_low=math.nan, ci_high=math.nan, p_vs_leader=math.nan)
+        out[dataset].attrs.update(frame.attrs)
+    return out
+
+
+def render_leaderboard(run: RunResults, fmt: str = "table", intervals: bool = False) -> str:
+    """The run's rankings as one string in ``fmt`` (table, markdown, csv or latex).
+
+    ``intervals`` adds 95% bootstrap intervals and p-values against #1 from the stored predictions.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     frames = leaderboard_frames(run)
+    if intervals:
+        frames = with_intervals(run, frames)
     if fmt == "csv":
         parts = [f.assign(dataset=d) for d, f in frames.items()]
         return pd.concat(parts).to_csv(index=False) if parts else ""
@@ -104,11 +132,18 @@ def render_leaderboard(run: RunResults, fmt: str = "table") -> str:
         protocol = protocols.get(dataset, {}).get("notes", {}).get("protocol")
         title = f"{dataset}" + (f" [{protocol}]" if protocol else "") + \
             f" — ranked by test {frame.attrs['headline']}, higher is better"
+        if fmt == "latex":
+            from ecgharness.reports.render import latex_table
+
+            label = "tab:leaderboard-" + dataset.replace("_", "-")
+            blocks.append(latex_table(_display(frame), title, label))
+            continue
         body = _markdown_table(_display(frame)) if fmt == "markdown" else _text_table(_display(frame))
         blocks.append((f"### {title}" if fmt == "markdown" else title) + "\n\n" + body)
     failures = run.failures
     if not failures.empty:
         lines = [f"- {r.dataset}/{r.model} ({r.stage}): {r.reason}" for r in failures.itertuples()]
-        blocks.append("Not ranked:\n" + "\n".join(lines))
-    header = f"run {run.path.parent.name}/{run.path.name}"
+        blocks.append(("% " if fmt == "latex" else "") + "Not ranked:\n" +
+                      "\n".join(("% " if fmt == "latex" else "") + line for line in lines))
+    header = ("% " if fmt == "latex" else "") + f"run {run.label}"
     return header + "\n\n" + "\n\n".join(blocks) if blocks else header + "\n\n(no final results)"

@@ -35,6 +35,12 @@ class RunResults:
     suite: dict[str, Any]
     provenance: dict[str, Any]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sources: list[Path] = field(default_factory=list)  # the run folders merged into this one
+
+    @property
+    def label(self) -> str:
+        folders = self.sources or [self.path]
+        return " + ".join(f"{p.parent.name}/{p.name}" for p in folders)
 
     @property
     def final_metrics(self) -> pd.DataFrame:
@@ -53,8 +59,13 @@ class RunResults:
         return self.tables["failures"]
 
     def predictions(self, dataset: str, model: str, seed: int) -> dict[str, np.ndarray]:
-        with np.load(self.path / "predictions" / prediction_name(dataset, model, seed)) as data:
-            return {k: data[k] for k in data.files}
+        name = prediction_name(dataset, model, seed)
+        for folder in self.sources or [self.path]:
+            if (folder / "predictions" / name).exists():
+                with np.load(folder / "predictions" / name) as data:
+                    return {k: data[k] for k in data.files}
+        raise FileNotFoundError(f"no stored test predictions {name} in {self.label}; "
+                                "runs written before predictions were stored cannot be reported")
 
 
 def prediction_name(dataset: str, model: str, seed: int) -> str:
@@ -118,3 +129,41 @@ def read_run(path: Path) -> RunResults:
         except pd.errors.EmptyDataError:
             tables[name] = pd.DataFrame()
     return RunResults(path=path, suite=suite, provenance=prov, tables=tables)
+
+
+def merge_runs(runs: list[RunResults]) -> RunResults:
+    """Several run folders (say, one suite run in parts on different machines) as one.
+
+    Refused when a dataset was prepared with different configurations in two runs (their
+    results are not comparable), or when two runs both hold final results for the same
+    (dataset, model, seed).
+    """
+    if len(runs) == 1:
+        return runs[0]
+    datasets: dict[str, tuple[Path, Any]] = {}
+    for run in runs:
+        for name, info in run.provenance.get("datasets", {}).items():
+            config = info.get("config")
+            if name in datasets and datasets[name][1] != config:
+                first, other = datasets[name]
+                changed = sorted(k for k in set(config or {}) | set(other or {})
+                                 if (config or {}).get(k) != (other or {}).get(k))
+                raise ValueError(
+                    f"cannot merge {first} and {run.path}: dataset {name!r} was prepared with different "
+                    f"configurations (differs in: {', '.join(changed)}); merge only runs of the same suite "
+                    "configuration")
+            datasets.setdefault(name, (run.path, config))
+    seen: dict[tuple, Path] = {}
+    for run in runs:
+        frame = run.final_runs
+        for key in (frame[["dataset", "model", "seed"]].itertuples(index=False, name=None) if not frame.empty else []):
+            if key in seen:
+                raise ValueError(f"cannot merge: both {seen[key]} and {run.path} hold final results for "
+                                 f"{key[0]}/{key[1]} seed {key[2]}; pass only one of them")
+            seen[key] = run.path
+    tables = {name: pd.concat([r.tables[name] for r in runs if not r.tables[name].empty] or [pd.DataFrame()],
+                              ignore_index=True) for name in TABLES}
+    provenance = {**runs[-1].provenance, "merged_from": [str(r.path) for r in runs],
+                  "datasets": {k: v for r in runs for k, v in r.provenance.get("datasets", {}).items()}}
+    return RunResults(path=runs[-1].path, suite=runs[-1].suite, provenance=provenance, tables=tables,
+                      sources=[r.path for r in runs])

@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
-from ecgharness.benchmark.cli import data, leaderboard, listing, run
+from ecgharness.benchmark.cli import data, leaderboard, listing, report, run
 
-COMMANDS = {"run": run, "leaderboard": leaderboard, "list": listing, "data": data}
+COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hyperparameter search and benchmarking of ECG classifiers with Ray Tune.",
         epilog="examples:\n  bench run                       # quick suite on the embedded sample\n"
                "  bench leaderboard               # rankings of the latest run\n"
+               "  bench report                    # tables, plots and statistics of the latest run\n"
                "  bench list models",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,215 @@
+"""``bench report``: a self-contained report folder from one or more stored runs.
+
+Layout of the folder::
+
+    report.md, report.html     per dataset: the paper-style table, AAMI table (MIT-BIH), plots
+    tables.tex                 the same tables for LaTeX (booktabs)
+    macro_comparison.csv       every dataset x model: headline mean/std/CI, p vs leader, macro metrics
+    per_class_f1.csv, per_class_sensitivity.csv, per_class_auroc.csv
+    best_model_detail.csv      the leader of each dataset: all metrics and confusion counts per class
+    bootstrap/<dataset>.npy    the resample indices every model of the dataset was scored on
+    plots/*.png
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecgharness.leaderboard.store import RunResults
+from ecgharness.reports import plots, render
+from ecgharness.reports.tables import (
+    DatasetReport,
+    aami_rows,
+    best_model_detail,
+    build_reports,
+    comparison_table,
+    per_class_frame,
+)
+
+PLOT_CAPTIONS = {
+    "comparison": "Test {headline} per model: bars are the mean over seeds with the seed standard deviation; "
+                  "red whiskers the 95% bootstrap interval.",
+    "heatmap_f1": "Per-class F1 (mean over seeds).",
+    "heatmap_sensitivity": "Per-class sensitivity (mean over seeds).",
+    "heatmap_specificity": "Per-class specificity (mean over seeds).",
+    "heatmap_auroc": "Per-class AUROC (mean over seeds).",
+    "confusion": "Confusion matrix of the leader, counts summed over seeds, colour = share of the true class.",
+    "roc_pr": "ROC and precision-recall curves of the leader (first seed), one-vs-rest per class.",
+    "training": "Training curves of each model's best search trial.",
+    "search": "Search history: best validation value of every trial; crosses were stopped by ASHA.",
+}
+
+
+@dataclass
+class Report:
+    folder: Path
+    datasets: dict[str, DatasetReport]
+    plots: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+
+def _title(report: DatasetReport) -> str:
+    protocol = f" — {report.protocol}" if report.protocol else ""
+    return f"{report.name}{protocol}"
+
+
+def _number_frame(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    def fmt(v: object) -> object:
+        if isinstance(v, (float, np.floating)):
+            return "—" if not math.isfinite(v) else f"{v:.{digits}f}"
+        return v
+    return frame.apply(lambda col: col.map(fmt))
+
+
+def _plots(report: DatasetReport, run: RunResults, folder: Path) -> dict[str, Path]:
+    made: dict[str, Path | None] = {"comparison": plots.comparison_bars(report, folder / f"{report.name}_comparison.png")}
+    for metric in ("f1", "sensitivity", "specificity", "auroc"):
+        made[f"heatmap_{metric}"] = plots.heatmap(report, metric, folder / f"{report.name}_heatmap_{metric}.png")
+    made["confusion"] = plots.confusion(report, folder / f"{report.name}_confusion.png")
+    made["roc_pr"] = plots.roc_pr_curves(report, run, folder / f"{report.name}_roc_pr.png")
+    made["training"] = plots.training_curves(report, run, folder / f"{report.name}_training.png")
+    made["search"] = plots.search_history(report, run, folder / f"{report.name}_search.png")
+    return {k: v for k, v in made.items() if v is not None}
+
+
+def _sections(report: DatasetReport) -> list[tuple[str, pd.DataFrame, str]]:
+    """(heading, table of strings, caption) of one dataset, in report order."""
+    seeds = max(len(s) for s in report.seeds.values())
+    n_boot = len(report.indices)
+    sections = [(
+        "Comparison", comparison_table(report),
+        f"Test split, {len(report.labels):,} examples. Mean ± std over {seeds} seeds; 95% interval from "
+        f"{n_boot:,} bootstrap resamples of the test set shared by all models; p: paired bootstrap test "
+        f"against the leader ({report.leader}). Best of our rows in bold. Published rows are quoted as "
+        "published, under their own protocol" + (f" ({report.references[0]['protocol']})" if report.references
+                                                  else "") + ".",
+    )]
+    if report.is_mitbih and report.task == "multiclass":
+        sections.append(("AAMI sensitivity (Se) and positive predictive value (+P), %",
+                         _number_frame(aami_rows(report), 1),
+                         f"Protocol: {report.protocol or 'see the dataset configuration'}. "
+                         "Undefined values (a class absent from the test set, or never predicted) are shown as —."))
+    f1 = per_class_frame(report, "f1").reset_index()
+    sections.append(("Per-class F1", _number_frame(f1), "Mean over seeds; — where undefined."))
+    return sections
+
+
+def _markdown(run: RunResults, reports: dict[str, DatasetReport], made: dict[str, dict[str, Path]],
+              folder: Path) -> str:
+    lines = [f"# Benchmark report: {run.suite.get('name', run.path.parent.name)}", "",
+             f"Run{'s' if len(run.sources) > 1 else ''}: {run.label}. "
+             f"Created {run.provenance.get('created', '')}; git {str(run.provenance.get('git', {}).get('commit') or 'n/a')[:12]}.",
+             ""]
+    for name, report in reports.items():
+        lines += [f"## {_title(report)}", "",
+                  f"Task: {report.task}; headline metric: {report.headline}; classes: {', '.join(report.class_names)}.", ""]
+        for heading, table, caption in _sections(report):
+            lines += [f"### {heading}", "", render.markdown(table), "", caption, ""]
+        lines += ["### Figures", ""]
+        for key, path in made[name].items():
+            caption = PLOT_CAPTIONS[key].format(headline=report.headline)
+            lines += [f"![{caption}]({path.relative_to(folder).as_posix()})", "", f"*{caption}*", ""]
+    if not run.failures.empty:
+        lines += ["## Not ranked", ""] + [f"- {r.dataset}/{r.model} ({r.stage}): {r.reason}"
+                                          for r in run.failures.itertuples()] + [""]
+    return "\n".join(lines)
+
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1400px;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; }
+.scroll { overflow-x: auto; margin: 0.6em 0; }
+table { border-collapse: collapse; font-size: 0.82em; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.3em 0.6em; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
+th { border-bottom: 2px solid #444; background: #f6f6f6; white-space: normal; vertical-align: bottom; min-width: 4em; }
+td:first-child, th:first-child { text-align: left; }
+tr.published td { color: #555; font-style: italic; background: #fafafa; }
+p.caption { font-size: 0.85em; color: #555; max-width: 70em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1em; }
+"""
+
+
+def _html(run: RunResults, reports: dict[str, DatasetReport], made: dict[str, dict[str, Path]]) -> str:
+    parts = [f"<h1>Benchmark report: {html.escape(str(run.suite.get('name', run.path.parent.name)))}</h1>",
+             f"<p>Run{'s' if len(run.sources) > 1 else ''}: {html.escape(run.label)}. "
+             f"Created {html.escape(str(run.provenance.get('created', '')))}.</p>"]
+    for name, report in reports.items():
+        parts.append(f"<h2>{html.escape(_title(report))}</h2>")
+        parts.append(f"<p>Task: {report.task}; headline metric: {report.headline}; classes: "
+                     f"{html.escape(', '.join(report.class_names))}.</p>")
+        for heading, table, caption in _sections(report):
+            parts += [f"<h3>{html.escape(heading)}</h3>", render.html_table(table),
+                      f'<p class="caption">{html.escape(caption)}</p>']
+        parts.append('<div class="grid">')
+        for key, path in made[name].items():
+            data = base64.b64encode(path.read_bytes()).decode()
+            caption = html.escape(PLOT_CAPTIONS[key].format(headline=report.headline))
+            parts.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+                         f"<figcaption>{caption}</figcaption></figure>")
+        parts.append("</div>")
+    if not run.failures.empty:
+        items = "".join(f"<li>{html.escape(f'{r.dataset}/{r.model} ({r.stage}): {r.reason}')}</li>"
+                        for r in run.failures.itertuples())
+        parts.append(f"<h2>Not ranked</h2><ul>{items}</ul>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>ecgharness report</title><style>{_CSS}</style></head><body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+
+
+def _latex(reports: dict[str, DatasetReport]) -> str:
+    blocks = ["% Tables of an ecgharness report. Needs \\usepackage{booktabs} and \\usepackage{graphicx}.", ""]
+    for name, report in reports.items():
+        for i, (heading, table, caption) in enumerate(_sections(report)):
+            label = "tab:" + re.sub(r"[^a-z0-9]+", "-", f"{name}-{heading}".lower()).strip("-")
+            blocks.append(render.latex_table(table, f"{_title(report)}: {heading}. {caption}", label))
+    return "\n".join(blocks)
+
+
+def _csvs(reports: dict[str, DatasetReport], folder: Path) -> None:
+    macro, detail = [], []
+    per_class = {"f1": [], "sensitivity": [], "auroc": []}
+    for name, report in reports.items():
+        frame = report.ranking.copy()
+        frame.insert(0, "dataset", name)
+        frame.insert(1, "protocol", report.protocol)
+        frame = frame.rename(columns={f"{report.headline}_mean": "headline_mean",
+                                      f"{report.headline}_std": "headline_std"})
+        frame.insert(3, "headline", report.headline)
+        macro.append(frame[[c for c in frame.columns if not c.startswith("f1_")]])
+        for metric, rows in per_class.items():
+            rows.append(per_class_frame(report, metric).reset_index().melt(
+                id_vars="model", var_name="class", value_name=metric).assign(dataset=name))
+        detail.append(best_model_detail(report).assign(dataset=name))
+    pd.concat(macro).to_csv(folder / "macro_comparison.csv", index=False)
+    for metric, rows in per_class.items():
+        table = pd.concat(rows).pivot_table(index=["dataset", "model"], columns="class", values=metric, dropna=False)
+        table.reset_index().to_csv(folder / f"per_class_{metric}.csv", index=False)
+    pd.concat(detail).to_csv(folder / "best_model_detail.csv", index=False)
+
+
+def write_report(run: RunResults, folder: Path, n_resamples: int = 1000, seed: int = 0) -> Report:
+    """Write the report of ``run`` (possibly merged from several folders) into ``folder``."""
+    folder = Path(folder)
+    reports = build_reports(run, n_resamples=n_resamples, seed=seed)
+    if not reports:
+        raise ValueError(f"{run.label} has no final results to report (the final evaluation never finished)")
+    (folder / "bootstrap").mkdir(parents=True, exist_ok=True)
+    made = {}
+    for name, report in reports.items():
+        np.save(folder / "bootstrap" / f"{name}.npy", report.indices)
+        made[name] = _plots(report, run, folder / "plots")
+    _csvs(reports, folder)
+    (folder / "report.md").write_text(_markdown(run, reports, made, folder))
+    (folder / "report.html").write_text(_html(run, reports, made))
+    (folder / "tables.tex").write_text(_latex(reports))
+    return Report(folder=folder, datasets=reports, plots=made)
