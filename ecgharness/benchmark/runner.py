@@ -23,6 +23,7 @@ from ecgharness.benchmark.suite import Suite
 from ecgharness.benchmark.trials import (
     IMPORTS_KEY, MODEL_KEY, SEED_KEY, THREADS_KEY, TRAINING_KEY, error_reason, hyperparameters,
 )
+from ecgharness.benchmark.wandb_logging import WandbOptions  # wandb itself is imported only with --wandb
 from ecgharness.config import to_dict
 from ecgharness.datasets.base import PreparedDataset, Split, load_dataset
 from ecgharness.leaderboard import store
@@ -47,6 +48,7 @@ class RunOptions:
         verbose: One console line per reported epoch.
         max_lost_share: Largest share of quarantined records a dataset may lose before the
             run stops (overrides the suite's per-dataset ``max_lost_share``).
+        wandb: Log trials and final runs to Weights & Biases (None: no W&B at all).
     """
 
     results_dir: Path = Path("results")
@@ -58,6 +60,7 @@ class RunOptions:
     num_cpus: int | None = None
     verbose: bool = False
     max_lost_share: float | None = None  # overrides each dataset entry's
+    wandb: WandbOptions | None = None
 
 
 def compatible(model: str, dataset: PreparedDataset) -> str | None:
@@ -174,11 +177,20 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(), stream: TextIO |
     results = _Collected(run_dir)
     results.failures += [{"dataset": d, "model": m, "stage": "compatibility", "reason": r} for d, m, r in skipped]
     started = _start_ray(options, run_dir / "logs")
+    tracker = None
     try:
-        best = _search(suite, options, datasets, pairs, results, out)
-        _final(suite, datasets, pairs, best, results, out)
+        # --- W&B hook (ecgharness/benchmark/wandb_logging.py) ---
+        if options.wandb is not None:
+            from ecgharness.benchmark.wandb_logging import WandbTracker
+
+            tracker = WandbTracker(options.wandb, suite.name, run_id, run_dir, out)
+        # --- end W&B hook ---
+        best = _search(suite, options, datasets, pairs, results, out, tracker)
+        _final(suite, datasets, pairs, best, results, out, tracker)
     finally:
         results.save()  # whatever finished is kept, even when the run is interrupted
+        if tracker is not None:  # W&B hook: finish open runs, say how to sync offline runs
+            tracker.close()
         if started:
             _copy_ray_logs(run_dir / "logs")
             import ray
@@ -208,7 +220,7 @@ class _Collected:
             self.final_metrics, columns=["suite", "dataset", "model", "seed", "split", "metric", "value"]))
 
 
-def _search(suite, options, datasets, pairs, results, out):
+def _search(suite, options, datasets, pairs, results, out, tracker=None):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
@@ -261,7 +273,8 @@ def _search(suite, options, datasets, pairs, results, out):
                 name=f"{ds_name}__{entry.name}",
                 storage_path=storage,
                 verbose=0,
-                callbacks=[console],
+                callbacks=[console] + ([tracker.search_callback(ds_name, entry.name, console.stop_reason)]
+                                       if tracker is not None else []),  # W&B hook
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
@@ -297,7 +310,7 @@ def _search(suite, options, datasets, pairs, results, out):
     return best
 
 
-def _final(suite, datasets, pairs, best, results, out):
+def _final(suite, datasets, pairs, best, results, out, tracker=None):
     import ray
 
     from ecgharness.benchmark.trials import final_run
@@ -329,6 +342,8 @@ def _final(suite, datasets, pairs, best, results, out):
             reason = error_reason(exc)
             out(f"  final {ds_name}/{model} seed {seed}: FAILED {reason}")
             failures.append({"dataset": ds_name, "model": model, "stage": f"final seed {seed}", "reason": reason})
+            if tracker is not None:  # W&B hook
+                tracker.log_final(ds_name, model, seed, hyperparameters(best[(ds_name, model)][1]), reason=reason)
             continue
         ds = datasets[ds_name]
         headline = res["test_metrics"][ds.headline]
@@ -354,3 +369,5 @@ def _final(suite, datasets, pairs, best, results, out):
             final_metrics.append({"suite": suite.name, "dataset": ds_name, "model": model, "seed": seed,
                                   "split": "test", "metric": metric, "value": value})
         results.save()
+        if tracker is not None:  # W&B hook
+            tracker.log_final(ds_name, model, seed, hyperparameters(best[(ds_name, model)][1]), res)

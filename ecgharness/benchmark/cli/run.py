@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   bench run --models cnn_lstm --num-samples 8 --max-epochs 10
   bench run --suite my_suite.yaml --address auto --gpus-per-trial 0.25
   bench run --suite ptbxl --data-root ~/ecg-data --num-samples 2 --max-epochs 2
+  bench run --wandb --wandb-project ecg --wandb-entity my-team   # also log to Weights & Biases
 """
 
 
@@ -40,12 +41,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="largest share of quarantined records a dataset may lose (default: the suite's, 0.05)")
     p.add_argument("--num-cpus", type=int, help="CPUs of a locally started Ray (default: all)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every reported epoch")
+    p.add_argument("--wandb", action="store_true",
+                   help="log every trial and final run to Weights & Biases (key from WANDB_API_KEY or "
+                        "`wandb login`; without one, offline runs in the run folder)")
+    p.add_argument("--wandb-project", default="ecgharness", help="W&B project (default ecgharness)")
+    p.add_argument("--wandb-entity", help="W&B user or team (default: the key's default entity)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ecgharness.benchmark.runner import RunOptions, run_suite
     from ecgharness.benchmark.suite import load_suite, with_overrides
+    from ecgharness.benchmark.wandb_logging import WandbOptions
     from ecgharness.leaderboard import read_run, render_leaderboard
 
     suite = with_overrides(
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         address=args.address, storage=args.storage, run_id=args.run_id, num_cpus=args.num_cpus,
         verbose=args.verbose, max_lost_share=args.max_lost_share,
+        wandb=WandbOptions(project=args.wandb_project, entity=args.wandb_entity) if args.wandb else None,
     )
     run_dir = run_suite(suite, options)
     print()

@@ -1,0 +1,364 @@
+"""Weights & Biases logging for ``bench run --wandb`` (and the report's plots).
+
+Everything is logged from the driver process, not from inside the trials: a Tune callback
+opens one W&B run per search trial when it starts, logs each reported epoch with
+``step=epoch`` and finishes the run when the trial completes, is stopped by ASHA or fails
+(``exit_code=1`` and the reason in the summary). The final retrains are logged when their
+results come back to the driver. Doing it here rather than in the trainable means the
+trials' workers never import wandb or need the API key, runs are finished even when Tune
+kills a stopped trial's actor, and offline runs land in the run folder even when the trials
+ran on other machines of a Ray cluster.
+
+The API key is read by wandb itself from ``WANDB_API_KEY`` or ``~/.netrc``; this module
+only checks whether one exists. Without one (or with ``WANDB_MODE=offline``) runs are
+written offline to ``<run_dir>/wandb/`` and the console says how to upload them. A failing
+W&B call is printed as a warning and the suite goes on.
+
+``wandb`` is imported only when a tracker is created, so runs without ``--wandb`` never
+load it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import netrc
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+DEFAULT_PROJECT = "ecgharness"
+_SECRET_NAME = re.compile(r"api[_-]?key|token|secret|password|passwd|credential", re.IGNORECASE)
+_KEY_LIKE = re.compile(r"^(local-|wandb_v\d+_)?[A-Za-z0-9_-]{40,}$")
+# What each reported epoch contributes to a run's history (Tune adds its own bookkeeping).
+_EPOCH_KEYS = ("epoch", "train_loss", "val_loss", "score", "best_score", "lr", "early_stopped", "time_this_iter_s")
+
+
+@dataclass(frozen=True)
+class WandbOptions:
+    """Where ``bench run --wandb`` logs.
+
+    Attributes:
+        project: W&B project (default ``ecgharness``).
+        entity: W&B user or team (default: the key's default entity).
+    """
+
+    project: str = DEFAULT_PROJECT
+    entity: str | None = None
+
+
+def has_api_key() -> bool:
+    """Whether wandb will find credentials: ``WANDB_API_KEY`` or a ``.netrc`` entry for the host."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").netloc
+    candidates = [os.environ["NETRC"]] if os.environ.get("NETRC") else [
+        str(Path.home() / ".netrc"), str(Path.home() / "_netrc")]
+    for path in candidates:
+        try:
+            creds = netrc.netrc(path).authenticators(host)
+        except (OSError, netrc.NetrcParseError):
+            continue
+        if creds and creds[2]:
+            return True
+    return False
+
+
+def resolve_mode() -> tuple[str, str]:
+    """The W&B mode to use and why: ``online``, ``offline`` or ``disabled``."""
+    env = (os.environ.get("WANDB_MODE") or "").strip().lower()
+    if env in ("offline", "dryrun"):
+        return "offline", f"WANDB_MODE={env}"
+    if env == "disabled":
+        return "disabled", "WANDB_MODE=disabled"
+    if not has_api_key():
+        return "offline", "no API key in WANDB_API_KEY or ~/.netrc"
+    return "online", "API key from the environment"
+
+
+def scrub(config: Any) -> Any:
+    """``config`` without anything that looks like a credential (by key name or by value)."""
+    secrets = {v for k, v in os.environ.items() if v and len(v) >= 8 and _SECRET_NAME.search(k)}
+    if isinstance(config, dict):
+        return {k: scrub(v) for k, v in config.items() if not _SECRET_NAME.search(str(k))}
+    if isinstance(config, (list, tuple)):
+        return [scrub(v) for v in config]
+    if isinstance(config, str) and (_KEY_LIKE.match(config) or any(s in config for s in secrets)):
+        return "<redacted>"
+    return config
+
+
+def sync_command(wandb_dir: Path) -> str:
+    return f"wandb sync {shlex.quote(str(wandb_dir))}/offline-run-*"
+
+
+def _import_wandb() -> Any:
+    import wandb
+
+    logging.getLogger("wandb").propagate = False  # its own debug.log files keep it; the console stays compact
+    return wandb
+
+
+def _settings(wandb: Any) -> Any:
+    """Quiet settings: no console capture, no system metrics, no code or requirements saved."""
+    wanted = {"silent": True, "console": "off", "x_disable_stats": True, "x_disable_meta": True,
+              "x_disable_machine_info": True, "x_save_requirements": False, "save_code": False,
+              "disable_git": True, "disable_code": True, "disable_job_creation": True}
+    known = getattr(wandb.Settings, "model_fields", None)
+    return wandb.Settings(**{k: v for k, v in wanted.items() if known is None or k in known})
+
+
+def _epoch_row(result: dict[str, Any]) -> dict[str, Any]:
+    row = {}
+    for key, value in result.items():
+        if key in _EPOCH_KEYS or key.startswith("val_"):
+            if isinstance(value, bool):
+                value = int(value)
+            if isinstance(value, (int, float)):
+                row[key] = value
+    return row
+
+
+def _log_epoch(run: Any, row: dict[str, Any]) -> None:
+    if "epoch" in row:
+        run.log(row, step=int(row["epoch"]))  # one history row per epoch, whatever Tune's iteration
+    else:
+        run.log(row)
+
+
+class WandbTracker:
+    """W&B runs of one suite run, all opened from the driver.
+
+    Args:
+        options: Project and entity.
+        suite: Suite name; runs are grouped as ``<suite>/<dataset>``.
+        run_id: The run folder's name, stored in every run's config and tags.
+        run_dir: The run folder; wandb writes its files under ``<run_dir>/wandb/``.
+        out: Console printer of the run.
+    """
+
+    def __init__(self, options: WandbOptions, suite: str, run_id: str, run_dir: Path,
+                 out: Callable[[str], None]) -> None:
+        self.options = options
+        self.suite = suite
+        self.run_id = run_id
+        self.run_dir = Path(run_dir)
+        self.out = out
+        self.mode, why = resolve_mode()
+        self.enabled = self.mode != "disabled"
+        self.open: dict[tuple[str, str, str], Any] = {}
+        self.logged = 0
+        self.wandb = None
+        where = f"{options.entity}/{options.project}" if options.entity else options.project
+        if not self.enabled:
+            out(f"W&B: {why}; nothing is logged")
+            return
+        try:
+            self.wandb = _import_wandb()
+        except Exception as exc:  # noqa: BLE001 - W&B is optional; the suite goes on without it
+            self._disable("import", exc)
+            return
+        if self.mode == "offline":
+            out(f"W&B: offline ({why}); runs are written to {self.wandb_dir}")
+            out(f"W&B: upload them later with: {sync_command(self.wandb_dir)}")
+        else:
+            out(f"W&B: logging to project {where}, runs grouped as {suite}/<dataset>")
+
+    @property
+    def wandb_dir(self) -> Path:
+        return self.run_dir / "wandb"
+
+    def _warn(self, what: str, exc: BaseException) -> None:
+        self.out(f"W&B warning: {what} failed ({type(exc).__name__}: {exc}); the suite goes on")
+
+    def _disable(self, what: str, exc: BaseException) -> None:
+        self._warn(what, exc)
+        self.out("W&B: logging is off for the rest of this run")
+        self.enabled = False
+
+    def _start(self, key: tuple[str, str, str], *, dataset: str, job_type: str, name: str,
+               config: dict[str, Any]) -> Any:
+        if not self.enabled or self.wandb is None:
+            return None
+        try:
+            run = self.wandb.init(
+                project=self.options.project, entity=self.options.entity, dir=str(self.run_dir),
+                group=f"{self.suite}/{dataset}", job_type=job_type, name=name,
+                tags=[self.suite, dataset, str(config.get("model", ""))],
+                config=scrub({"suite": self.suite, "run_id": self.run_id, "dataset": dataset, **config}),
+                mode=self.mode, reinit="create_new", settings=_settings(self.wandb),
+            )
+        except Exception as exc:  # noqa: BLE001 - one broken init would repeat for every trial
+            self._disable(f"starting run {name}", exc)
+            return None
+        self.open[key] = run
+        self.logged += 1
+        return run
+
+    def _finish(self, key: tuple[str, str, str], summary: dict[str, Any], failed: bool = False) -> None:
+        run = self.open.pop(key, None)
+        if run is None:
+            return
+        try:
+            run.summary.update(scrub(summary))
+            run.finish(exit_code=1 if failed else 0)
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"finishing run {key[-1]}", exc)
+
+    # search trials -------------------------------------------------------------------------
+
+    def trial_started(self, dataset: str, model: str, trial_id: str, config: dict[str, Any]) -> None:
+        self._start((dataset, model, trial_id), dataset=dataset, job_type="search", name=f"{model}-{trial_id}",
+                    config={**config, "model": model, "trial_id": trial_id})
+
+    def trial_result(self, dataset: str, model: str, trial_id: str, result: dict[str, Any]) -> None:
+        run = self.open.get((dataset, model, trial_id))
+        if run is None:
+            return
+        row = _epoch_row(result)
+        try:
+            _log_epoch(run, row)
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"logging an epoch of {model}-{trial_id}", exc)
+
+    def trial_finished(self, dataset: str, model: str, trial_id: str, status: str, *,
+                       epochs: int = 0, best_score: float = math.nan, reason: str = "") -> None:
+        failed = status == "failed"
+        summary = {"status": status, "epochs": epochs, "best_val_score": best_score}
+        if failed:
+            summary["reason"] = reason or "unknown error"
+        self._finish((dataset, model, trial_id), summary, failed=failed)
+
+    def search_callback(self, dataset: str, model: str, status: Callable[[str], str]) -> Any:
+        """A Tune callback logging the trials of one (dataset, model) search.
+
+        Args:
+            status: Maps a trial id to how it ended ("completed", "stopped by ASHA", ...);
+                the console's ``stop_reason``.
+        """
+        from ray.tune import Callback
+
+        from ecgharness.benchmark.console import _trial_error  # the error Tune pickled for the trial
+        from ecgharness.benchmark.trials import SEED_KEY, error_reason, hyperparameters
+
+        tracker = self
+
+        class WandbTrials(Callback):
+            def __init__(self) -> None:
+                self.last: dict[str, dict[str, Any]] = {}
+
+            def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+                config = {**hyperparameters(trial.config), "seed": trial.config.get(SEED_KEY)}
+                tracker.trial_started(dataset, model, trial.trial_id, config)
+
+            def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+                self.last[trial.trial_id] = result
+                tracker.trial_result(dataset, model, trial.trial_id, result)
+
+            def _ended(self, trial: Any, how: str, reason: str = "") -> None:
+                last = self.last.get(trial.trial_id, {})
+                tracker.trial_finished(dataset, model, trial.trial_id, how, epochs=int(last.get("epoch", 0)),
+                                       best_score=float(last.get("best_score", math.nan)), reason=reason)
+
+            def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+                self._ended(trial, status(trial.trial_id))
+
+            def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+                self._ended(trial, "failed", error_reason(_trial_error(trial)))
+
+        return WandbTrials()
+
+    # final retrains ----------------------------------------------------------------------
+
+    def log_final(self, dataset: str, model: str, seed: int, config: dict[str, Any],
+                  result: dict[str, Any] | None = None, reason: str = "") -> None:
+        """One run per retrained seed: its epochs as history, the test metrics in the summary.
+
+        Args:
+            config: The chosen hyperparameters.
+            result: What ``final_run`` returned, or None when it failed (then ``reason``).
+        """
+        key = (dataset, model, f"final-seed{seed}")
+        run = self._start(key, dataset=dataset, job_type="final", name=f"{model}-seed{seed}",
+                          config={**config, "model": model, "seed": seed})
+        if run is None:
+            return
+        if result is None:
+            self._finish(key, {"status": "failed", "reason": reason or "unknown error"}, failed=True)
+            return
+        try:
+            for row in result.get("history", []):
+                _log_epoch(run, _epoch_row(row))
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"logging the epochs of {model}-seed{seed}", exc)
+        summary = {f"test/{k}": v for k, v in result.get("test_metrics", {}).items()}
+        summary.update({f"best_val/{k}": v for k, v in result.get("val_metrics", {}).items()})
+        for name in ("params", "train_time_s", "throughput", "best_epoch", "device"):
+            if name in result:
+                summary[name] = result[name]
+        summary["status"] = "completed"
+        self._finish(key, summary)
+
+    def close(self) -> None:
+        """Finish runs left open (an interrupted suite) and say where the runs went."""
+        for key in list(self.open):
+            self._finish(key, {"status": "interrupted", "reason": "the suite ended before this run did"},
+                         failed=True)
+        if self.wandb is None or not self.logged:
+            return
+        if self.mode == "offline":
+            self.out(f"W&B: {self.logged} offline run(s) in {self.wandb_dir}; "
+                     f"upload them with: {sync_command(self.wandb_dir)}")
+        else:
+            where = f"{self.options.entity}/{self.options.project}" if self.options.entity else self.options.project
+            self.out(f"W&B: {self.logged} run(s) logged to project {where}")
+
+
+def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: str | None = None,
+                      group: str | None = None, *, wandb_dir: Path | None = None,
+                      out: Callable[[str], None] = print) -> int:
+    """Log every PNG under ``report_dir`` to one W&B run (``job_type="report"``).
+
+    Images are keyed by their path inside the report folder without the suffix (for example
+    ``plots/confusion_mitbih``). Offline without an API key, like ``bench run --wandb``.
+
+    Args:
+        report_dir: The report folder written by ``bench report``.
+        project, entity, group: Where the run goes; ``group`` is typically ``<suite>/<dataset>``
+            or the suite name.
+        wandb_dir: Folder for wandb's files (default ``report_dir``, so ``report_dir/wandb/``).
+        out: Where the one-line outcome and any warning is printed.
+
+    Returns:
+        The number of images logged (0 when W&B is disabled or failed).
+    """
+    report_dir = Path(report_dir)
+    base = Path(wandb_dir) if wandb_dir is not None else report_dir
+    images = sorted(p for p in report_dir.rglob("*.png") if "wandb" not in p.relative_to(report_dir).parts)
+    mode, why = resolve_mode()
+    if mode == "disabled" or not images:
+        out(f"W&B: {why if mode == 'disabled' else 'no PNG files in ' + str(report_dir)}; no report run logged")
+        return 0
+    try:
+        wandb = _import_wandb()
+        base.mkdir(parents=True, exist_ok=True)
+        run = wandb.init(project=project, entity=entity, dir=str(base), group=group, job_type="report",
+                         name=f"report-{report_dir.name}", config=scrub({"report_dir": str(report_dir)}),
+                         mode=mode, reinit="create_new", settings=_settings(wandb))
+        try:
+            run.log({p.relative_to(report_dir).with_suffix("").as_posix(): wandb.Image(str(p)) for p in images})
+            run.summary["images"] = len(images)
+        finally:
+            run.finish()
+    except Exception as exc:  # noqa: BLE001 - the report is written either way
+        out(f"W&B warning: logging the report's images failed ({type(exc).__name__}: {exc})")
+        return 0
+    if mode == "offline":
+        out(f"W&B: {len(images)} image(s) logged offline ({why}); upload with: {sync_command(base / 'wandb')}")
+    else:
+        out(f"W&B: {len(images)} image(s) logged to project {project}")
+    return len(images)
