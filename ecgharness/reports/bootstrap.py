@@ -27,9 +27,11 @@ def _indicators(labels: np.ndarray) -> np.ndarray:
     """(n, k) float32 0/1 positives per class from (n,) class indices or (n, k) indicators."""
     labels = np.asarray(labels)
     if labels.ndim == 1:
-        if labels.size == 0 or labels.dtype.kind not in "iub" or labels.min() < 0:
+        integral = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)))
+        if labels.size == 0 or not integral or labels.min() < 0:
             raise ValueError("labels must be non-empty (n,) class indices >= 0 or (n, k) 0/1 indicators")
-        return np.eye(int(labels.max()) + 1, dtype=np.float32)[labels]
+        classes = labels.astype(np.int64)
+        return np.eye(int(classes.max()) + 1, dtype=np.float32)[classes]
     if labels.ndim != 2 or labels.shape[0] == 0 or not np.isin(labels, (0, 1)).all():
         raise ValueError("labels must be non-empty (n,) class indices or (n, k) 0/1 indicators, "
                          f"got shape {labels.shape}")

@@ -54,8 +54,9 @@ def _checked(
         if labels.shape != (n,):
             raise ValueError(f"multiclass labels must have shape ({n},) to match scores {scores.shape}, "
                              f"got {labels.shape}")
-        if labels.dtype.kind not in "iu" and not np.array_equal(labels, np.round(labels)):
-            raise ValueError("multiclass labels must be integer class indices")
+        integral = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)))
+        if not integral:
+            raise ValueError(f"multiclass labels must be integer class indices, got dtype {labels.dtype}")
         classes = labels.astype(np.int64)
         if classes.min() < 0 or classes.max() >= k:
             raise ValueError(f"multiclass labels must lie in [0, {k}) for {k} score columns, "
@@ -144,15 +145,18 @@ class _Ranked:
 
     def groups(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weight of the positives and of the negatives in each tie group, ascending score, (B, G) each."""
-        w = weights[:, self.order]
-        pos = np.add.reduceat(w * self.truth, self.starts, axis=1)
+        w = np.take(weights, self.order, axis=1)
+        pos = w * self.truth
+        if len(self.starts) == len(self.order):  # no ties: every example is its own group
+            return pos, w - pos
+        pos = np.add.reduceat(pos, self.starts, axis=1)
         return pos, np.add.reduceat(w, self.starts, axis=1) - pos
 
 
 def _auroc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     """Mann-Whitney AUROC from tie-group weights (ascending scores); NaN without positives or negatives."""
-    below = np.cumsum(neg, axis=1) - neg
-    concordant = (pos * (below + 0.5 * neg)).sum(axis=1)
+    below_and_half_tied = np.cumsum(neg, axis=1) - 0.5 * neg
+    concordant = np.einsum("bg,bg->b", pos, below_and_half_tied)
     return _divide(concordant, pos.sum(axis=1) * neg.sum(axis=1))
 
 
@@ -161,7 +165,7 @@ def _average_precision(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     pos, neg = pos[:, ::-1], neg[:, ::-1]  # thresholds from the highest score down
     tps, fps = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
     precision = np.divide(tps, tps + fps, out=np.zeros_like(tps), where=(tps + fps) > 0)
-    return _divide((pos * precision).sum(axis=1), pos.sum(axis=1))
+    return _divide(np.einsum("bg,bg->b", pos, precision), pos.sum(axis=1))
 
 
 # ------------------------------------------------------------------ headline metrics
