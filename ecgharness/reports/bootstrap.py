@@ -171,10 +171,18 @@ def paired_test(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, 
     diffs = diffs[np.isfinite(diffs)]
     b = diffs.size
     low, high = confidence_interval(diffs, level)
-    if b:
-        tail = min(np.count_nonzero(diffs <= 0), np.count_nonzero(diffs >= 0))
-        p_value = min(1.0, 2 * (tail + 1) / (b + 1))
-    else:
-        p_value = math.nan
     return {"metric": metric, "value_a": value_a, "value_b": value_b, "difference": value_a - value_b,
-            "ci_low": low, "ci_high": high, "level": level, "p_value": p_value, "n_resamples": b}
+            "ci_low": low, "ci_high": high, "level": level, "p_value": paired_p_value(diffs), "n_resamples": b}
+
+
+def paired_p_value(differences: np.ndarray) -> float:
+    """Two-sided p-value from paired bootstrap differences (definition in :func:`paired_test`).
+
+    NaN differences are dropped; with none left the p-value is NaN.
+    """
+    diffs = np.asarray(differences, dtype=float)
+    diffs = diffs[np.isfinite(diffs)]
+    if not diffs.size:
+        return math.nan
+    tail = min(np.count_nonzero(diffs <= 0), np.count_nonzero(diffs >= 0))
+    return min(1.0, 2 * (tail + 1) / (diffs.size + 1))

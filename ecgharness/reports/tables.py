@@ -20,8 +20,12 @@ import yaml
 
 from ecgharness.leaderboard.rankings import leaderboard_frames
 from ecgharness.leaderboard.store import RunResults
-from ecgharness.reports.bootstrap import confidence_interval, resample_indices
-from ecgharness.reports.bootstrap import bootstrap_distribution
+from ecgharness.reports.bootstrap import (
+    bootstrap_distribution,
+    confidence_interval,
+    paired_p_value,
+    resample_indices,
+)
 from ecgharness.reports.metrics import per_class_table
 
 MACRO_COLUMNS = ("sensitivity", "specificity", "precision", "f1", "auroc", "auprc")
@@ -53,15 +57,6 @@ class DatasetReport:
     @property
     def is_mitbih(self) -> bool:
         return self.name.startswith("mitbih")
-
-
-def p_value(differences: np.ndarray) -> float:
-    """Two-sided paired-bootstrap p-value of a difference: 2 x the smaller tail beyond zero, at most 1."""
-    diffs = np.asarray(differences, dtype=float)
-    diffs = diffs[np.isfinite(diffs)]
-    if diffs.size == 0:
-        return math.nan
-    return float(min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0))))
 
 
 def load_references() -> list[dict[str, Any]]:
@@ -120,7 +115,7 @@ def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resam
     intervals = [confidence_interval(distributions[m]) for m in ranking["model"]]
     ranking["ci_low"] = [lo for lo, _ in intervals]
     ranking["ci_high"] = [hi for _, hi in intervals]
-    ranking["p_vs_leader"] = [math.nan if m == leader else p_value(distributions[m] - distributions[leader])
+    ranking["p_vs_leader"] = [math.nan if m == leader else paired_p_value(distributions[m] - distributions[leader])
                               for m in ranking["model"]]
     for col in MACRO_COLUMNS:
         ranking[f"macro_{col}"] = [per_class[m].loc["macro", col] for m in ranking["model"]]
