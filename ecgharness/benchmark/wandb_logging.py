@@ -20,7 +20,6 @@ load it.
 
 from __future__ import annotations
 
-import logging
 import math
 import netrc
 import os
@@ -99,7 +98,6 @@ def sync_command(wandb_dir: Path) -> str:
 def _import_wandb() -> Any:
     import wandb
 
-    logging.getLogger("wandb").propagate = False  # its own debug.log files keep it; the console stays compact
     return wandb
 
 
@@ -128,6 +126,17 @@ def _log_epoch(run: Any, row: dict[str, Any]) -> None:
         run.log(row, step=int(row["epoch"]))  # one history row per epoch, whatever Tune's iteration
     else:
         run.log(row)
+
+
+def _flush(wandb: Any, warn: Callable[[str, BaseException], None]) -> None:
+    """Wait until wandb has written every finished run (``finish`` returns before the files are
+    complete); skipped while the caller's own global run is still active."""
+    if getattr(wandb, "run", None) is not None:
+        return
+    try:
+        wandb.teardown()
+    except Exception as exc:  # noqa: BLE001
+        warn("flushing the runs", exc)
 
 
 class WandbTracker:
@@ -310,6 +319,7 @@ class WandbTracker:
                          failed=True)
         if self.wandb is None or not self.logged:
             return
+        _flush(self.wandb, self._warn)
         if self.mode == "offline":
             self.out(f"W&B: {self.logged} offline run(s) in {self.wandb_dir}; "
                      f"upload them with: {sync_command(self.wandb_dir)}")
@@ -354,6 +364,7 @@ def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: 
             run.summary["images"] = len(images)
         finally:
             run.finish()
+            _flush(wandb, lambda what, exc: out(f"W&B warning: {what} failed ({type(exc).__name__}: {exc})"))
     except Exception as exc:  # noqa: BLE001 - the report is written either way
         out(f"W&B warning: logging the report's images failed ({type(exc).__name__}: {exc})")
         return 0
