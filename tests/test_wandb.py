@@ -142,7 +142,7 @@ def test_a_failed_trial_is_marked_and_wandb_errors_are_not_fatal(offline, tmp_pa
     import wandb
 
     def broken(*args, **kwargs):
-        raise ConnectionError("no route to W&B")
+        raise ConnectionError(f"no route to W&B with key {DUMMY_KEY}")
 
     monkeypatch.setattr(wandb, "init", broken)
     tracker.trial_started("ds", "m", "t2", {"lr": 0.1})  # warns once and switches logging off
@@ -151,7 +151,8 @@ def test_a_failed_trial_is_marked_and_wandb_errors_are_not_fatal(offline, tmp_pa
     tracker.log_final("ds", "m", 0, {"lr": 0.1}, {"test_metrics": {"macro_f1": 0.5}})
     tracker.close()
     warnings = [l for l in lines if l.startswith("W&B warning")]
-    assert len(warnings) == 1 and "ConnectionError: no route to W&B" in warnings[0]
+    assert len(warnings) == 1 and "ConnectionError: no route to W&B with key <redacted>" in warnings[0]
+    assert not [l for l in lines if DUMMY_KEY in l]
 
 
 def test_modes_and_scrubbing(monkeypatch, tmp_path) -> None:

@@ -79,9 +79,20 @@ def resolve_mode() -> tuple[str, str]:
     return "online", "API key from the environment"
 
 
+def _env_secrets() -> set[str]:
+    return {v for k, v in os.environ.items() if v and len(v) >= 8 and _SECRET_NAME.search(k)}
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of secret-named environment variables blanked out."""
+    for secret in _env_secrets():
+        text = text.replace(secret, "<redacted>")
+    return text
+
+
 def scrub(config: Any) -> Any:
     """``config`` without anything that looks like a credential (by key name or by value)."""
-    secrets = {v for k, v in os.environ.items() if v and len(v) >= 8 and _SECRET_NAME.search(k)}
+    secrets = _env_secrets()
     if isinstance(config, dict):
         return {k: scrub(v) for k, v in config.items() if not _SECRET_NAME.search(str(k))}
     if isinstance(config, (list, tuple)):
@@ -182,7 +193,7 @@ class WandbTracker:
         return self.run_dir / "wandb"
 
     def _warn(self, what: str, exc: BaseException) -> None:
-        self.out(f"W&B warning: {what} failed ({type(exc).__name__}: {exc}); the suite goes on")
+        self.out(redact(f"W&B warning: {what} failed ({type(exc).__name__}: {exc}); the suite goes on"))
 
     def _disable(self, what: str, exc: BaseException) -> None:
         self._warn(what, exc)
@@ -364,9 +375,9 @@ def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: 
             run.summary["images"] = len(images)
         finally:
             run.finish()
-            _flush(wandb, lambda what, exc: out(f"W&B warning: {what} failed ({type(exc).__name__}: {exc})"))
+            _flush(wandb, lambda what, exc: out(redact(f"W&B warning: {what} failed ({type(exc).__name__}: {exc})")))
     except Exception as exc:  # noqa: BLE001 - the report is written either way
-        out(f"W&B warning: logging the report's images failed ({type(exc).__name__}: {exc})")
+        out(redact(f"W&B warning: logging the report's images failed ({type(exc).__name__}: {exc})"))
         return 0
     if mode == "offline":
         out(f"W&B: {len(images)} image(s) logged offline ({why}); upload with: {sync_command(base / 'wandb')}")
