@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -149,3 +150,14 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path) -> None:
         assert image.size[0] >= 1200 and image.size[1] >= 1000
         colours = image.convert("RGB").resize((64, 64)).getcolors(64 * 64)
     assert colours is not None and len(colours) > 50  # tables and plots, not a blank page
+
+
+def test_cli_report_logs_its_plots_to_an_offline_wandb_run(tmp_path) -> None:
+    root = tmp_path / "results"
+    write_run(root / "tiny" / "r1", models=("strong", "weak"))
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"} | {"WANDB_MODE": "offline"}
+    done = subprocess.run([sys.executable, "-m", "ecgharness", "report", "--results-dir", str(root),
+                           "--bootstrap", "100", "--wandb"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "9 image(s) logged offline" in done.stdout and "wandb sync" in done.stdout
+    assert len(list((root / "tiny" / "r1" / "report" / "wandb").glob("offline-run-*"))) == 1

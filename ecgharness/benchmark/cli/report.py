@@ -10,6 +10,7 @@ EXAMPLES = """examples:
   bench report --run 20261122-101500 --out paper/
   bench report --run results/all/part-a --run results/all/part-b --out merged/   # one suite run in parts
   bench report --bootstrap 2000 --bootstrap-seed 1
+  bench report --wandb --wandb-project ecg                # plots as images in a W&B run
 """
 
 
@@ -22,6 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="report folder (default: report/ inside the (last) run folder)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the test set (default 1000)")
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resamples (default 0)")
+    p.add_argument("--wandb", action="store_true",
+                   help="also log the report's plots to Weights & Biases (offline without an API key)")
+    p.add_argument("--wandb-project", default="ecgharness", help="W&B project (default ecgharness)")
+    p.add_argument("--wandb-entity", help="W&B entity (team or user)")
     p.set_defaults(func=run)
 
 
@@ -52,4 +57,9 @@ def run(args: argparse.Namespace) -> int:
     for name, ds in report.datasets.items():
         print(f"  {name}: leader {ds.leader}, {len(ds.ranking)} model(s), {len(report.plots[name])} plot(s)")
     print(f"wrote {out}/report.md, report.html, tables.tex, CSVs and plots/")
+    if args.wandb:
+        from ecgharness.benchmark.wandb_logging import log_report_images
+
+        log_report_images(out, project=args.wandb_project, entity=args.wandb_entity,
+                          group=str(results.suite.get("name", "report")))
     return 0
