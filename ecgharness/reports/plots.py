@@ -128,16 +128,17 @@ def training_curves(report: DatasetReport, run: RunResults, path: Path) -> Path 
     if history.empty or best.empty:
         return None
     plt = _pyplot()
-    fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for trial in best.itertuples():
+    fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(11.5, 3.8))
+    for i, trial in enumerate(best.itertuples()):
         rows = history[(history["dataset"] == report.name) & (history["trial_id"] == trial.trial_id)]
-        line, = loss_ax.plot(rows["epoch"], rows["train_loss"], lw=1.2, label=trial.model)
+        line, = loss_ax.plot(rows["epoch"], rows["train_loss"], lw=1.2, label=trial.model, color=plt.cm.tab20(i % 20))
         if "val_loss" in rows:
             loss_ax.plot(rows["epoch"], rows["val_loss"], lw=1, ls="--", color=line.get_color())
         score_ax.plot(rows["epoch"], rows["score"], lw=1.2, color=line.get_color(), label=trial.model)
-    loss_ax.set(xlabel="epoch", ylabel="loss (solid train, dashed validation)", title="best trial of each model")
+    loss_ax.set(xlabel="epoch", ylabel="loss (solid train, dashed validation)", title="best trial of each model",
+                yscale="log")
     score_ax.set(xlabel="epoch", ylabel=f"validation {report.headline}", title="validation metric per epoch")
-    score_ax.legend(fontsize=7, ncol=2)
+    score_ax.legend(fontsize=7, ncol=1 + len(best) // 12, loc="upper left", bbox_to_anchor=(1.02, 1))
     return _save(fig, path)
 
 
@@ -150,13 +151,13 @@ def search_history(report: DatasetReport, run: RunResults, path: Path) -> Path |
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.12 * len(trials) + 4), 3.6))
     for i, (model, rows) in enumerate(trials.groupby("model", sort=False)):
-        color = f"C{i % 10}"
+        color = plt.cm.tab20(i % 20)
         stopped = rows["status"].astype(str).str.contains("ASHA")
         ax.scatter(rows.index[~stopped], rows["best_val_score"][~stopped], color=color, s=22, label=model)
         ax.scatter(rows.index[stopped], rows["best_val_score"][stopped], color=color, marker="x", s=26)
     ax.scatter([], [], color="grey", marker="x", label="stopped by ASHA")
     ax.set(xlabel="trial (in the order run)", ylabel=f"best validation {report.headline}",
            title=f"{report.name}: search history")
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    ax.legend(fontsize=7, ncol=1 + trials["model"].nunique() // 12, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _save(fig, path)
 

@@ -47,6 +47,8 @@ PLOT_CAPTIONS = {
     "search": "Search history: best validation value of every trial; crosses were stopped by ASHA.",
 }
 
+WIDE_PLOTS = ("comparison", "training", "search")  # a row of their own in the HTML grid
+
 
 @dataclass
 class Report:
@@ -136,6 +138,7 @@ p.caption { font-size: 0.85em; color: #555; max-width: 70em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1em; }
+.grid figure.wide { grid-column: 1 / -1; max-width: 1000px; }
 """
 
 
@@ -154,7 +157,8 @@ def _html(run: RunResults, reports: dict[str, DatasetReport], made: dict[str, di
         for key, path in made[name].items():
             data = base64.b64encode(path.read_bytes()).decode()
             caption = html.escape(PLOT_CAPTIONS[key].format(headline=report.headline))
-            parts.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+            wide = ' class="wide"' if key in WIDE_PLOTS else ""
+            parts.append(f'<figure{wide}><img alt="{caption}" src="data:image/png;base64,{data}">'
                          f"<figcaption>{caption}</figcaption></figure>")
         parts.append("</div>")
     if not run.failures.empty:
