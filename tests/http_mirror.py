@@ -98,3 +98,20 @@ def write_sha256sums(folder: Path, names: list[str], overrides: dict[str, str] |
     path = folder / "SHA256SUMS.txt"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def mitdb_release(server_root: Path, sample_dir: Path, records: list[str]) -> Path:
+    """A PhysioNet-style MIT-BIH release of ``records`` (copied from ``sample_dir``) at ``mitdb/1.0.0/``."""
+    import shutil
+
+    release = server_root / "mitdb" / "1.0.0"
+    release.mkdir(parents=True)
+    names = ["RECORDS", "ANNOTATORS"]
+    (release / "RECORDS").write_text("\n".join(records) + "\n")
+    (release / "ANNOTATORS").write_text("atr\treference beat, rhythm, and signal quality annotations\n")
+    for rec in records:
+        for ext in ("hea", "dat", "atr"):
+            shutil.copy(sample_dir / f"{rec}.{ext}", release / f"{rec}.{ext}")
+            names.append(f"{rec}.{ext}")
+    write_sha256sums(release, names)
+    return release

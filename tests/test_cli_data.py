@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ecgharness.benchmark.cli import main
-from http_mirror import Mirror, write_sha256sums
+from http_mirror import Mirror, mitdb_release, write_sha256sums
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -16,17 +16,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture
 def mitdb_mirror(tmp_path: Path, sample_dir: Path):
     """The nine embedded sample records served as a PhysioNet-style release at ``/mitdb/1.0.0/``."""
-    release = tmp_path / "server" / "mitdb" / "1.0.0"
-    release.mkdir(parents=True)
     records = (sample_dir / "RECORDS").read_text().split()
-    names = ["RECORDS", "ANNOTATORS"]
-    shutil.copy(sample_dir / "RECORDS", release / "RECORDS")
-    (release / "ANNOTATORS").write_text("atr\treference beat, rhythm, and signal quality annotations\n")
-    for rec in records:
-        for ext in ("hea", "dat", "atr"):
-            shutil.copy(sample_dir / f"{rec}.{ext}", release / f"{rec}.{ext}")
-            names.append(f"{rec}.{ext}")
-    write_sha256sums(release, names)
+    release = mitdb_release(tmp_path / "server", sample_dir, records)
     with Mirror(tmp_path / "server") as mirror:
         mirror.release, mirror.records = release, records
         yield mirror

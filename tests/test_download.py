@@ -22,7 +22,7 @@ from ecgharness.datasets.download import (
     safe_join,
 )
 from ecgharness.errors import ConfigError
-from http_mirror import Mirror, write_sha256sums
+from http_mirror import Mirror, mitdb_release, write_sha256sums
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDS = ("118", "124")
@@ -35,16 +35,7 @@ def sha256(path: Path) -> str:
 @pytest.fixture
 def served(tmp_path: Path, sample_dir: Path):
     """A mirror of a MIT-BIH-like release (two real sample records) at ``/mitdb/1.0.0/``."""
-    release = tmp_path / "server" / "mitdb" / "1.0.0"
-    release.mkdir(parents=True)
-    names = ["RECORDS", "ANNOTATORS"]
-    (release / "RECORDS").write_text("\n".join(RECORDS) + "\n")
-    (release / "ANNOTATORS").write_text("atr\treference beat, rhythm, and signal quality annotations\n")
-    for rec in RECORDS:
-        for ext in ("hea", "dat", "atr"):
-            shutil.copy(sample_dir / f"{rec}.{ext}", release / f"{rec}.{ext}")
-            names.append(f"{rec}.{ext}")
-    write_sha256sums(release, names)
+    release = mitdb_release(tmp_path / "server", sample_dir, list(RECORDS))
     with Mirror(tmp_path / "server") as mirror:
         mirror.release = release
         yield mirror
