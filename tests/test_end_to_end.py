@@ -99,6 +99,14 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
     table = pd.read_csv(io.StringIO(csv.stdout))
     assert list(table["model"]) == ranked and np.allclose(table["macro_f1_mean"], means[ranked].to_numpy())
 
+    # the report recomputes the headline from the stored predictions and ranks the same way
+    from ecgharness.reports.writer import write_report
+
+    report = write_report(run, tmp_path / "report", n_resamples=200)
+    macro = pd.read_csv(tmp_path / "report" / "macro_comparison.csv")
+    assert list(macro["model"]) == ranked and np.allclose(macro["headline_mean"], means[ranked].to_numpy())
+    assert len(report.plots["synthetic"]) == 9 and (tmp_path / "report" / "report.html").stat().st_size > 50_000
+
 
 def test_failing_trials_are_recorded_and_the_suite_goes_on(tmp_path) -> None:
     """Through the CLI, in its own process, so the failing models stay out of this one's registry."""

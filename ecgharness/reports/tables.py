@@ -26,7 +26,7 @@ from ecgharness.reports.bootstrap import (
     paired_p_value,
     resample_indices,
 )
-from ecgharness.reports.metrics import per_class_table
+from ecgharness.reports.metrics import aami_table, per_class_table
 
 MACRO_COLUMNS = ("sensitivity", "specificity", "precision", "f1", "auroc", "auprc")
 AAMI = ("N", "S", "V", "F", "Q")
@@ -210,15 +210,15 @@ def aami_rows(report: DatasetReport) -> pd.DataFrame:
     classes = [c for c in AAMI if c in report.class_names]
     rows = []
     for model in report.ranking["model"]:
-        table = report.per_class[model]
-        row = {"model": model}
+        table = aami_table(report.per_class[model])
+        row = {"model": model, "accuracy": table.loc["accuracy", "Se"]}
         for c in classes:
-            row[f"{c} Se"] = 100 * table.loc[c, "sensitivity"]
-            row[f"{c} +P"] = 100 * table.loc[c, "precision"]
+            row[f"{c} Se"], row[f"{c} +P"] = table.loc[c, "Se"], table.loc[c, "+P"]
         rows.append(row)
     for ref in report.references:
         for r in ref["rows"]:
-            row = {"model": f"{r['model']} ({ref['reference']}, published)"}
+            row = {"model": f"{r['model']} ({ref['reference']}, published)",
+                   "accuracy": 100 * r.get("accuracy", math.nan)}
             for c in classes:
                 row[f"{c} Se"] = 100 * r.get(f"{c}_se", math.nan)
                 row[f"{c} +P"] = 100 * r.get(f"{c}_ppv", math.nan)
