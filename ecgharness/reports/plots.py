@@ -105,11 +105,17 @@ def roc_pr_curves(report: DatasetReport, run: RunResults, path: Path) -> Path:
         auc = report.per_class[report.leader].loc[name, "auroc"]
         roc_ax.plot(fpr, tpr, lw=1.2, label=f"{name} (AUROC {auc:.3f})")
         pr_ax.plot(recall, precision, lw=1.2, label=name)
+    has_curves = bool(roc_ax.lines)
     roc_ax.plot([0, 1], [0, 1], ls=":", c="grey")
     roc_ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"ROC, {report.leader}")
     pr_ax.set(xlabel="recall (sensitivity)", ylabel="precision (+P)", title=f"precision-recall, {report.leader}")
-    roc_ax.legend(fontsize=7)
-    pr_ax.legend(fontsize=7)
+    if has_curves:
+        roc_ax.legend(fontsize=7)
+        pr_ax.legend(fontsize=7)
+    else:
+        for ax in (roc_ax, pr_ax):
+            ax.text(0.5, 0.5, "undefined: no class has both positives\nand negatives in the test set",
+                    ha="center", va="center", fontsize=9, transform=ax.transAxes)
     return _save(fig, path)
 
 
