@@ -196,6 +196,29 @@ def test_zip_slip_is_refused_before_anything_is_written(tmp_path: Path) -> None:
         assert not (tmp_path / "evil.txt").exists()
 
 
+def test_damaged_zip_member_is_a_download_error(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ECGDataDenoised/x.csv", "0.125,0.25,0.5\n" * 2000)
+    data = bytearray(archive.read_bytes())
+    for i in range(60, 100):  # inside the deflate stream of the only member
+        data[i] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DownloadError, match="damaged member"):
+        extract_zip(archive, tmp_path / "target")
+
+
+def test_part_file_that_is_a_symlink_is_refused(served, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    dest = tmp_path / "root" / "118.dat"
+    dest.parent.mkdir()
+    dest.with_name("118.dat.part").symlink_to(outside)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        download_file(served.url("mitdb/1.0.0/118.dat"), dest, sha256(served.release / "118.dat"), progress=False)
+    assert outside.read_text() == "keep me" and not dest.exists()
+
+
 def test_zip_symlink_member_is_refused(tmp_path: Path) -> None:
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -19,7 +19,6 @@ download twice is cheap. The base URL can point at a mirror (``mirror=`` or
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import logging
@@ -41,6 +40,7 @@ from ecgharness.datasets.fetch import (
     UnsafePathError,
     download_file,
     extract_zip,
+    file_digest,
     file_sha256,
     parse_sha256sums,
     safe_join,
@@ -327,7 +327,7 @@ def download_dataset(
 
     source = get_source(name)
     options = DownloadOptions(
-        records=None if records is None else tuple(str(r) for r in records),
+        records=None if records is None else tuple(dict.fromkeys(str(r) for r in records)),  # no repeats
         sampling_rate=sampling_rate, signals=signals,
     )
     given = [k for k, v in vars(options).items() if v is not None and k not in source.options]
@@ -396,11 +396,15 @@ def _fetch_archive(item: RemoteFile, url: str, dest: Path, folder: Path, summary
     if marker.exists() and (folder / Path(item.local).stem).is_dir():
         summary.present.append(item.local)
         return
-    download_file(url, dest, item.sha256, size=item.size, progress=progress, timeout=timeout,
-                  retries=retries, retry_wait=retry_wait)
-    summary.downloaded.append(item.local)
-    summary.bytes_downloaded += dest.stat().st_size
-    digests = _digests(dest)
+    if item.sha256 is None and item.size is None and dest.exists():
+        dest.unlink()  # a kept archive without its done-marker cannot be told from a damaged one
+    if download_file(url, dest, item.sha256, size=item.size, progress=progress, timeout=timeout,
+                     retries=retries, retry_wait=retry_wait):
+        summary.downloaded.append(item.local)
+        summary.bytes_downloaded += dest.stat().st_size
+    else:
+        summary.present.append(item.local)
+    digests = {"sha256": file_digest(dest, "sha256"), "md5": file_digest(dest, "md5")}
     if item.sha256 is None:
         summary.unverified[item.local] = digests
     stem = Path(item.local).stem
@@ -415,7 +419,7 @@ def _fetch_archive(item: RemoteFile, url: str, dest: Path, folder: Path, summary
     target = folder if tops == {stem} else folder / stem
     try:
         written = extract_zip(dest, target)
-    except DownloadError:
+    except Exception:
         dest.unlink(missing_ok=True)  # a damaged archive is fetched afresh next time, never trusted
         raise
     summary.extracted[item.local] = len(written)
@@ -423,16 +427,6 @@ def _fetch_archive(item: RemoteFile, url: str, dest: Path, folder: Path, summary
                                       "members": len(written), **digests}, indent=1))
     if not keep:
         dest.unlink()
-
-
-def _digests(path: Path) -> dict[str, str]:
-    """SHA-256 and MD5 in one pass (MD5 only to compare with figshare's published sums)."""
-    sha, md5 = hashlib.sha256(), hashlib.md5()  # noqa: S324
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-            md5.update(block)
-    return {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
 
 
 def _fetch_text(url: str, timeout: float) -> str:

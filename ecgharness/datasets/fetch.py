@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,19 @@ def safe_join(root: str | os.PathLike, relative: str) -> Path:
             component, a backslash or a NUL, or resolves (through symbolic links) outside root.
     """
     text = str(relative)
+    reason = _lexical_problem(text)
+    if reason is None:
+        base = Path(root).resolve()
+        target = (base / text).resolve()
+        if target != base and base not in target.parents:
+            reason = f"resolves to {target}, outside {base}"
+        else:
+            return Path(root) / text
+    raise UnsafePathError(f"refusing path {text!r}: {reason}")
+
+
+def _lexical_problem(text: str) -> str | None:
+    """Why ``text`` is not a plain relative POSIX path inside its folder, or None."""
     reason = None
     if not text or text in (".", "./"):
         reason = "empty path"
@@ -69,14 +83,7 @@ def safe_join(root: str | os.PathLike, relative: str) -> Path:
         reason = "absolute path"
     elif ".." in PurePosixPath(text).parts:
         reason = "'..' component"
-    if reason is None:
-        base = Path(root).resolve()
-        target = (base / text).resolve()
-        if target != base and base not in target.parents:
-            reason = f"resolves to {target}, outside {base}"
-        else:
-            return Path(root) / text
-    raise UnsafePathError(f"refusing path {text!r}: {reason}")
+    return reason
 
 
 def parse_sha256sums(text: str, where: str = "checksum list") -> dict[str, str]:
@@ -100,10 +107,9 @@ def parse_sha256sums(text: str, where: str = "checksum list") -> dict[str, str]:
         digest, path = match.group(1).lower(), match.group(2)
         if path.startswith("./"):
             path = path[2:]
-        try:
-            safe_join(".", path)
-        except UnsafePathError as exc:
-            raise UnsafePathError(f"{where}, line {number}: {exc}") from None
+        problem = _lexical_problem(path)  # links are checked against the real folder when joined
+        if problem:
+            raise UnsafePathError(f"{where}, line {number}: refusing path {path!r}: {problem}")
         if sums.get(path, digest) != digest:
             raise DownloadError(f"{where}, line {number}: {path!r} is listed twice with different hashes")
         sums[path] = digest
@@ -191,10 +197,15 @@ def download_file(
         log.warning("%s exists but does not match its checksum; downloading it again", dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = _part_path(dest)
+    if part.is_symlink():  # never write through a link planted beside the data
+        raise UnsafePathError(f"refusing {part}: it is a symbolic link; remove it and run again")
+    if part.exists() and sha256 is None and size is None:
+        part.unlink()  # nothing could tell a stale partial file from this version: start afresh
     for fresh in (False, True):
         if fresh:
             part.unlink(missing_ok=True)
-        resumed = _transfer_with_retries(url, part, size, progress, timeout, retries, retry_wait)
+        resumed = _transfer_with_retries(url, part, size, progress, timeout, retries, retry_wait,
+                                         verifiable=sha256 is not None or size is not None)
         problem = _verify(part, sha256, size)
         if problem is None:
             os.replace(part, dest)
@@ -219,11 +230,11 @@ def _verify(path: Path, sha256: str | None, size: int | None) -> str | None:
 
 
 def _transfer_with_retries(url: str, part: Path, size: int | None, progress: bool, timeout: float,
-                           retries: int, retry_wait: float) -> bool:
+                           retries: int, retry_wait: float, verifiable: bool = True) -> bool:
     resumed = False
     for attempt in range(retries + 1):
         try:
-            return _transfer(url, part, size, progress, timeout) or resumed
+            return _transfer(url, part, size, progress, timeout, verifiable) or resumed
         except _Retryable as exc:
             have = part.stat().st_size if part.exists() else 0
             if attempt == retries:
@@ -238,7 +249,8 @@ def _transfer_with_retries(url: str, part: Path, size: int | None, progress: boo
     return resumed
 
 
-def _transfer(url: str, part: Path, size: int | None, progress: bool, timeout: float) -> bool:
+def _transfer(url: str, part: Path, size: int | None, progress: bool, timeout: float,
+              verifiable: bool = True) -> bool:
     """One attempt; appends to ``part`` when the server honours the range. True if it resumed."""
     from tqdm.auto import tqdm
 
@@ -249,8 +261,11 @@ def _transfer(url: str, part: Path, size: int | None, progress: bool, timeout: f
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:
+        if exc.code == 416 and offset and verifiable:
             return True  # the part may already hold the whole file; verification decides
+        if exc.code == 416 and offset:
+            part.unlink(missing_ok=True)
+            raise _Retryable("server refused the resume range; starting again") from None
         if exc.code in _RETRY_HTTP:
             raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
@@ -331,6 +346,7 @@ def extract_zip(archive: str | os.PathLike, target: str | os.PathLike) -> list[P
                     shutil.copyfileobj(src, out, CHUNK)
                 os.replace(tmp, dest)
                 written.append(dest)
-    except zipfile.BadZipFile as exc:
-        raise DownloadError(f"{archive}: not a valid zip archive or a damaged member ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise DownloadError(f"{archive}: not a valid zip archive or a damaged member "
+                            f"({type(exc).__name__}: {exc})") from None
     return written

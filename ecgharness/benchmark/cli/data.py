@@ -184,8 +184,20 @@ def _source_status(name: str, root: Path) -> str:
     files = [Path(p) for p in spec.source_files(cfg, root)]
     present = [p for p in files if p.exists()]
     folder = files[0].parent if files else root
-    missing = "" if len(present) == len(files) else f" (missing: bench data download {name})"
+    if len(present) == len(files):
+        missing = ""
+    elif name in _manual_sources():
+        missing = f" (missing: download them yourself into {folder}; see `bench data download {name}`)"
+    else:
+        missing = f" (missing: bench data download {name})"
     return f"{len(present)} of {len(files)} files in {folder}{missing}"
+
+
+def _manual_sources() -> set[str]:
+    """Datasets with no automatic download (their files need an account elsewhere)."""
+    from ecgharness.datasets.download import SOURCES
+
+    return {name for name in SOURCES if SOURCES.get(name).manual}
 
 
 def _cache_status(name: str, root: Path, cache: Path) -> tuple[str, str]:
