@@ -35,7 +35,7 @@ def model_scores(model: str, seed: int, labels: np.ndarray) -> np.ndarray:
 
 
 def write_run(folder: Path, models=tuple(SKILL), seeds=(0, 1), dataset: str = "mitbih",
-              config: dict | None = None) -> Path:
+              config: dict | None = None, hparams: dict | None = None) -> Path:
     """Write a completed run folder holding ``models`` x ``seeds`` on ``dataset``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "predictions").mkdir(exist_ok=True)
@@ -55,7 +55,7 @@ def write_run(folder: Path, models=tuple(SKILL), seeds=(0, 1), dataset: str = "m
                          "train_time_s": 10.0 + 5 * m_index + seed, "throughput": 5000.0 - 1000 * m_index,
                          "epochs": 4, "best_epoch": 3, "device": "cpu", "test_examples": len(labels),
                          "headline": "macro_f1", "val_score": values["macro_f1"], "task": "multiclass",
-                         "thresholds": "", "config": json.dumps({"lr": 0.001})})
+                         "thresholds": "", "config": json.dumps(hparams or {"lr": 0.001})})
         for t in range(3):
             trial_id = f"{model[:4]}{t:04d}"
             stopped = t == 2

@@ -118,6 +118,12 @@ def test_merge_refuses_different_dataset_configurations_and_duplicates(tmp_path)
     c = write_run(tmp_path / "tiny" / "c", models=("strong", "fair"))
     with pytest.raises(ValueError, match="both .* hold final results for mitbih/strong seed 0"):
         merge_runs([read_run(a), read_run(c)])
+    d = write_run(tmp_path / "tiny" / "d", models=("strong",), seeds=(5,), hparams={"lr": 0.01})
+    with pytest.raises(ValueError, match="mitbih/strong was retrained with a different configuration"):
+        merge_runs([read_run(a), read_run(d)])
+    e = write_run(tmp_path / "tiny" / "e", models=("strong",), seeds=(5,))  # same configuration, more seeds
+    merged = merge_runs([read_run(a), read_run(e)])
+    assert sorted(merged.final_runs["seed"]) == [0, 1, 5]
 
 
 def test_cli_report_and_latex_leaderboard_with_intervals(tmp_path) -> None:
@@ -161,3 +167,15 @@ def test_cli_report_logs_its_plots_to_an_offline_wandb_run(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "9 image(s) logged offline" in done.stdout and "wandb sync" in done.stdout
     assert len(list((root / "tiny" / "r1" / "report" / "wandb").glob("offline-run-*"))) == 1
+
+
+def test_missing_predictions_are_explained_not_hidden(tmp_path) -> None:
+    root = tmp_path / "results"
+    run_dir = write_run(root / "tiny" / "r1", models=("strong", "weak"))
+    (run_dir / "predictions" / "mitbih__weak__seed1.npz").unlink()
+    board = subprocess.run([sys.executable, "-m", "ecgharness", "leaderboard", "--results-dir", str(root)],
+                           capture_output=True, text=True, check=True).stdout
+    assert "95% CI not available: no stored test predictions mitbih__weak__seed1.npz" in board
+    done = subprocess.run([sys.executable, "-m", "ecgharness", "report", "--results-dir", str(root)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "mitbih__weak__seed1.npz" in done.stderr and "Traceback" not in done.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import warnings
 
 import numpy as np
@@ -266,10 +268,16 @@ def test_resamples_keep_every_class_with_positives() -> None:
     assert multilabel[indices][:, :, 1].any(axis=1).all()
 
 
-def test_impossible_resampling_raises_a_clear_error() -> None:
+def test_impossible_resampling_keeps_the_resample_and_warns(caplog) -> None:
     y = np.arange(12)  # twelve classes with one example each: almost no resample holds them all
-    with pytest.raises(ValueError, match=r"class index \d+ \(1 positive\(s\) among 12.*fewer classes.*larger test set"):
-        resample_indices(y, 20, seed=0, max_redraws=5)
+    with caplog.at_level("WARNING", logger="ecgharness.reports.bootstrap"):
+        indices = resample_indices(y, 20, seed=0, max_redraws=5)
+    assert indices.shape == (20, 12)
+    assert re.search(r"\d+ of 20 resamples still lack a positive of class index \d+ \(1 positive\(s\) among 12",
+                     caplog.text)
+    scores = np.eye(12)[y]
+    values = bootstrap_distribution(y, scores, "multiclass", "macro_f1", indices)
+    assert np.isfinite(values).all() and (values == 1).all()  # perfect on every class each resample holds
 
 
 def test_paired_test_self_and_clearly_better() -> None:

@@ -127,6 +127,7 @@ def test_tiny_suite_logs_one_offline_run_per_trial_and_never_writes_the_key(offl
 
 
 def test_a_failed_trial_is_marked_and_wandb_errors_are_not_fatal(offline, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_API_KEY", DUMMY_KEY)  # offline all the same: WANDB_MODE=offline
     lines: list[str] = []
     tracker = WandbTracker(WandbOptions(), "s", "r", tmp_path, lines.append)
     tracker.trial_started("ds", "m", "t1", {"lr": 0.1, "api_key": DUMMY_KEY, "note": DUMMY_KEY})
@@ -169,6 +170,9 @@ def test_modes_and_scrubbing(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("MY_SERVICE_TOKEN", "short-but-secret")
     assert scrub({"a": 1, "nested": {"WANDB_API_KEY": "x", "path": "/data/x", "t": "id short-but-secret"},
                   "m": "resnet_se"}) == {"a": 1, "nested": {"path": "/data/x", "t": "<redacted>"}, "m": "resnet_se"}
+    # hyperparameters that merely mention tokens, and long names, are kept; key-shaped values are not
+    kept = {"num_tokens": 16, "token_dim": 64, "arch": "a" * 39 + "x"}
+    assert scrub({**kept, "wandb_token": "abc", "k": "0123456789abcdef" * 2 + "01234567"}) == {**kept, "k": "<redacted>"}
 
 
 def test_report_images_go_to_one_run(offline, tmp_path) -> None:

@@ -31,8 +31,10 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 DEFAULT_PROJECT = "ecgharness"
-_SECRET_NAME = re.compile(r"api[_-]?key|token|secret|password|passwd|credential", re.IGNORECASE)
-_KEY_LIKE = re.compile(r"^(local-|wandb_v\d+_)?[A-Za-z0-9_-]{40,}$")
+# credential names: api_key, ..._token (not num_tokens or token_dim), secrets, passwords
+_SECRET_NAME = re.compile(r"api[_-]?key|(^|[_-])token$|secret|password|passwd|credential", re.IGNORECASE)
+# the shapes of W&B keys: 40 hex characters, or the prefixed forms of local and newer keys
+_KEY_LIKE = re.compile(r"^([0-9a-f]{40}|local-[0-9a-f]{40,}|wandb_v\d+_[A-Za-z0-9_-]{20,})$")
 # What each reported epoch contributes to a run's history (Tune adds its own bookkeeping).
 _EPOCH_KEYS = ("epoch", "train_loss", "val_loss", "score", "best_score", "lr", "early_stopped", "time_this_iter_s")
 
@@ -50,10 +52,8 @@ class WandbOptions:
     entity: str | None = None
 
 
-def has_api_key() -> bool:
-    """Whether wandb will find credentials: ``WANDB_API_KEY`` or a ``.netrc`` entry for the host."""
-    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
+def _netrc_key() -> str | None:
+    """The password of the ``.netrc`` entry for the W&B host, if there is one."""
     host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").netloc
     candidates = [os.environ["NETRC"]] if os.environ.get("NETRC") else [
         str(Path.home() / ".netrc"), str(Path.home() / "_netrc")]
@@ -63,8 +63,15 @@ def has_api_key() -> bool:
         except (OSError, netrc.NetrcParseError):
             continue
         if creds and creds[2]:
-            return True
-    return False
+            return creds[2]
+    return None
+
+
+def has_api_key() -> bool:
+    """Whether wandb will find credentials: ``WANDB_API_KEY`` or a ``.netrc`` entry for the host."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    return _netrc_key() is not None
 
 
 def resolve_mode() -> tuple[str, str]:
@@ -80,7 +87,10 @@ def resolve_mode() -> tuple[str, str]:
 
 
 def _env_secrets() -> set[str]:
-    return {v for k, v in os.environ.items() if v and len(v) >= 8 and _SECRET_NAME.search(k)}
+    """Values never to write anywhere: secret-named environment variables and the netrc key."""
+    secrets = {v for k, v in os.environ.items() if v and len(v) >= 8 and _SECRET_NAME.search(k)}
+    key = _netrc_key()
+    return secrets | ({key} if key and len(key) >= 8 else set())
 
 
 def redact(text: str) -> str:
@@ -341,7 +351,7 @@ class WandbTracker:
 
 def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: str | None = None,
                       group: str | None = None, *, wandb_dir: Path | None = None,
-                      out: Callable[[str], None] = print) -> int:
+                      images: list[Path] | None = None, out: Callable[[str], None] = print) -> int:
     """Log every PNG under ``report_dir`` to one W&B run (``job_type="report"``).
 
     Images are keyed by their path inside the report folder without the suffix (for example
@@ -352,6 +362,7 @@ def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: 
         project, entity, group: Where the run goes; ``group`` is typically ``<suite>/<dataset>``
             or the suite name.
         wandb_dir: Folder for wandb's files (default ``report_dir``, so ``report_dir/wandb/``).
+        images: The PNGs to log (default: every PNG under ``report_dir`` outside ``wandb/``).
         out: Where the one-line outcome and any warning is printed.
 
     Returns:
@@ -359,7 +370,8 @@ def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: 
     """
     report_dir = Path(report_dir)
     base = Path(wandb_dir) if wandb_dir is not None else report_dir
-    images = sorted(p for p in report_dir.rglob("*.png") if "wandb" not in p.relative_to(report_dir).parts)
+    if images is None:
+        images = sorted(p for p in report_dir.rglob("*.png") if "wandb" not in p.relative_to(report_dir).parts)
     mode, why = resolve_mode()
     if mode == "disabled" or not images:
         out(f"W&B: {why if mode == 'disabled' else 'no PNG files in ' + str(report_dir)}; no report run logged")

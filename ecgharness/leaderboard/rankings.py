@@ -19,6 +19,15 @@ def _pm(mean: float, std: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def seed_count(counts) -> str:
+    """``3``, or ``2-3`` when models have different numbers of seeds."""
+    counts = [int(c) for c in counts]
+    if not counts:
+        return "0"
+    low, high = min(counts), max(counts)
+    return str(high) if low == high else f"{low}-{high}"
+
+
 def leaderboard_frames(run: RunResults) -> dict[str, pd.DataFrame]:
     """One numeric ranking per dataset, best first.
 
@@ -55,11 +64,10 @@ def leaderboard_frames(run: RunResults) -> dict[str, pd.DataFrame]:
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     headline = frame.attrs["headline"]
-    seeds = int(frame["seeds"].max()) if len(frame) else 0
     out = pd.DataFrame({
         "#": frame["rank"],
         "model": frame["model"],
-        f"{headline} ↑ (mean ± std, {seeds} seeds)": [
+        f"{headline} ↑ (mean ± std, {seed_count(frame['seeds'])} seeds)": [
             _pm(m, s) for m, s in zip(frame[f"{headline}_mean"], frame[f"{headline}_std"])],
     })
     if "ci_low" in frame:
@@ -107,8 +115,9 @@ def with_intervals(run: RunResults, frames: dict[str, pd.DataFrame], n_resamples
     for dataset, frame in frames.items():
         try:
             out[dataset] = dataset_report(run, dataset, frame, n_resamples, seed).ranking
-        except (FileNotFoundError, KeyError, ValueError):
+        except (FileNotFoundError, KeyError, ValueError) as exc:
             out[dataset] = frame.assign(ci_low=math.nan, ci_high=math.nan, p_vs_leader=math.nan)
+            out[dataset].attrs["ci_note"] = f"95% CI not available: {exc}"
         out[dataset].attrs.update(frame.attrs)
     return out
 
@@ -137,8 +146,12 @@ def render_leaderboard(run: RunResults, fmt: str = "table", intervals: bool = Fa
 
             label = "tab:leaderboard-" + dataset.replace("_", "-")
             blocks.append(latex_table(_display(frame), title, label))
+            if frame.attrs.get("ci_note"):
+                blocks.append("% " + frame.attrs["ci_note"])
             continue
         body = _markdown_table(_display(frame)) if fmt == "markdown" else _text_table(_display(frame))
+        if frame.attrs.get("ci_note"):
+            body += "\n\n" + frame.attrs["ci_note"]
         blocks.append((f"### {title}" if fmt == "markdown" else title) + "\n\n" + body)
     failures = run.failures
     if not failures.empty:

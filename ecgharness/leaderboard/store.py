@@ -135,7 +135,8 @@ def merge_runs(runs: list[RunResults]) -> RunResults:
     """Several run folders (say, one suite run in parts on different machines) as one.
 
     Refused when a dataset was prepared with different configurations in two runs (their
-    results are not comparable), or when two runs both hold final results for the same
+    results are not comparable), when a (dataset, model) pair was retrained with different
+    hyperparameters in two runs, or when two runs both hold final results for the same
     (dataset, model, seed).
     """
     if len(runs) == 1:
@@ -153,6 +154,20 @@ def merge_runs(runs: list[RunResults]) -> RunResults:
                     f"configurations (differs in: {', '.join(changed)}); merge only runs of the same suite "
                     "configuration")
             datasets.setdefault(name, (run.path, config))
+    configs: dict[tuple, tuple[Path, set]] = {}
+    for run in runs:
+        frame = run.final_runs
+        if frame.empty or "config" not in frame:
+            continue
+        for (dataset, model), rows in frame.groupby(["dataset", "model"]):
+            mine = set(rows["config"].astype(str))
+            if (dataset, model) in configs and configs[(dataset, model)][1] != mine:
+                raise ValueError(
+                    f"cannot merge: {dataset}/{model} was retrained with a different configuration in "
+                    f"{configs[(dataset, model)][0]} and in {run.path} (each part ran its own search); "
+                    "seeds of different configurations cannot be pooled. Merge runs that split the "
+                    "(dataset, model) pairs between them")
+            configs.setdefault((dataset, model), (run.path, mine))
     seen: dict[tuple, Path] = {}
     for run in runs:
         frame = run.final_runs

@@ -13,6 +13,7 @@ a few resamples at a time to bound memory.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Iterator
 
@@ -21,6 +22,8 @@ import numpy as np
 from ecgharness.reports.metrics import HeadlineMetric
 
 _CHUNK_ELEMENTS = 1 << 22  # resamples x examples held as weights at once (32 MiB of float64)
+
+log = logging.getLogger(__name__)
 
 
 def _indicators(labels: np.ndarray) -> np.ndarray:
@@ -67,9 +70,10 @@ def resample_indices(labels: np.ndarray, n_resamples: int = 1000, seed: int = 0,
         seed: Seed of the generator.
         max_redraws: Redraws allowed per resample before giving up.
 
-    Raises:
-        ValueError: When a resample still lacks a class after ``max_redraws`` redraws —
-            a class with too few positives for a bootstrap of this test set.
+    A resample that still lacks a class after ``max_redraws`` redraws (a class with one or
+    two positives among many rare classes) is kept: on it that class's per-class metrics are
+    undefined and the macro averages skip it. A warning says how many resamples and which
+    class.
     """
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
@@ -93,12 +97,11 @@ def resample_indices(labels: np.ndarray, n_resamples: int = 1000, seed: int = 0,
         missing = lacking(indices[bad]).sum(axis=0)
         worst = int(np.argmax(missing))
         cls, count = int(present[worst]), int(positives[:, worst].sum())
-        raise ValueError(
-            f"bootstrap: {bad.size} of {n_resamples} resamples still lack a positive of class index {cls} "
-            f"({count} positive(s) among {n} test examples) after {max_redraws} redraws; the test set is too "
-            "small for this many rare classes — merge or drop rare classes (fewer classes) or use a larger "
-            "test set"
-        )
+        log.warning(
+            "bootstrap: %d of %d resamples still lack a positive of class index %d (%d positive(s) among %d "
+            "test examples) after %d redraws; on them that class is undefined and macro averages skip it. "
+            "Merge rare classes or use a larger test set for tighter intervals.",
+            bad.size, n_resamples, cls, count, n, max_redraws)
     return indices
 
 

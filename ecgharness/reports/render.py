@@ -7,7 +7,6 @@ import re
 
 import pandas as pd
 
-BOLD_MD = ("**", "**")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ecgharness.leaderboard.rankings import leaderboard_frames
+from ecgharness.leaderboard.rankings import leaderboard_frames, seed_count
 from ecgharness.leaderboard.store import RunResults
 from ecgharness.reports.bootstrap import (
     bootstrap_distribution,
@@ -26,10 +26,9 @@ from ecgharness.reports.bootstrap import (
     paired_p_value,
     resample_indices,
 )
-from ecgharness.reports.metrics import aami_table, per_class_table
+from ecgharness.reports.metrics import AAMI_CLASSES, aami_table, per_class_table
 
 MACRO_COLUMNS = ("sensitivity", "specificity", "precision", "f1", "auroc", "auprc")
-AAMI = ("N", "S", "V", "F", "Q")
 
 
 @dataclass
@@ -176,7 +175,7 @@ def comparison_table(report: DatasetReport, bold: tuple[str, str] = ("**", "**")
     metric_cols = ["headline", "accuracy", *(f"macro_{c}" for c in MACRO_COLUMNS)]
     best = {c: np.nanmax([r[c] for r in ours]) if any(math.isfinite(r[c]) for r in ours) else math.nan
             for c in metric_cols}
-    seeds = max((len(s) for s in report.seeds.values()), default=0)
+    seeds = seed_count(len(s) for s in report.seeds.values())
 
     def cell(r: dict[str, Any], col: str, text: str) -> str:
         if not r["published"] and math.isfinite(r[col]) and r[col] == best[col]:
@@ -207,7 +206,7 @@ def comparison_table(report: DatasetReport, bold: tuple[str, str] = ("**", "**")
 
 def aami_rows(report: DatasetReport) -> pd.DataFrame:
     """Per-class Se and +P in percent (the AAMI literature's table), published rows included."""
-    classes = [c for c in AAMI if c in report.class_names]
+    classes = [c for c in AAMI_CLASSES if c in report.class_names]
     rows = []
     for model in report.ranking["model"]:
         table = aami_table(report.per_class[model])

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecgharness.leaderboard.rankings import seed_count
 from ecgharness.leaderboard.store import RunResults
 from ecgharness.reports import plots, render
 from ecgharness.reports.tables import (
@@ -83,7 +84,7 @@ def _plots(report: DatasetReport, run: RunResults, folder: Path) -> dict[str, Pa
 
 def _sections(report: DatasetReport) -> list[tuple[str, pd.DataFrame, str]]:
     """(heading, table of strings, caption) of one dataset, in report order."""
-    seeds = max(len(s) for s in report.seeds.values())
+    seeds = seed_count(len(s) for s in report.seeds.values())
     n_boot = len(report.indices)
     sections = [(
         "Comparison", comparison_table(report),
@@ -210,7 +211,8 @@ def write_report(run: RunResults, folder: Path, n_resamples: int = 1000, seed: i
     (folder / "bootstrap").mkdir(parents=True, exist_ok=True)
     made = {}
     for name, report in reports.items():
-        np.save(folder / "bootstrap" / f"{name}.npy", report.indices)
+        small = np.uint16 if len(report.labels) <= np.iinfo(np.uint16).max + 1 else np.uint32
+        np.save(folder / "bootstrap" / f"{name}.npy", report.indices.astype(small))
         made[name] = _plots(report, run, folder / "plots")
     _csvs(reports, folder)
     (folder / "report.md").write_text(_markdown(run, reports, made, folder))

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  bench run                       # quick suite on the embedded sample\n"
                "  bench leaderboard               # rankings of the latest run\n"
                "  bench report                    # tables, plots and statistics of the latest run\n"
+               "  bench data info                 # datasets present, prepared, quarantined\n"
                "  bench list models",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", action="append", help="run id or folder; repeat to merge runs (default: the latest)")
     p.add_argument("--suite", help="latest run of this suite")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="results store root (default ./results)")
-    p.add_argument("--format", choices=("table", "markdown", "csv", "latex"), default="table")
+    p.add_argument("--format", choices=("table", "markdown", "csv", "latex"), default="table",
+                   help="table (default), markdown, csv (all columns) or latex (booktabs)")
     p.add_argument("--no-ci", dest="intervals", action="store_false",
                    help="leave out the 95%% bootstrap intervals and the paired test against #1")
     p.set_defaults(func=run)

@@ -46,13 +46,18 @@ def load_runs(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ecgharness.reports.writer import write_report
 
-    if args.bootstrap < 100:
-        from ecgharness.errors import ConfigError
+    from ecgharness.errors import ConfigError
 
+    if args.bootstrap < 100:
         raise ConfigError(f"--bootstrap {args.bootstrap}: use at least 100 resamples (1000 is the default)")
+    if args.bootstrap_seed < 0:
+        raise ConfigError(f"--bootstrap-seed {args.bootstrap_seed}: use a seed of 0 or more")
     results = load_runs(args)
     out = args.out or results.path / "report"
-    report = write_report(results, out, n_resamples=args.bootstrap, seed=args.bootstrap_seed)
+    try:
+        report = write_report(results, out, n_resamples=args.bootstrap, seed=args.bootstrap_seed)
+    except ValueError as exc:  # no final results, test sets that differ between models, ...
+        raise ConfigError(f"cannot report {results.label}: {exc}") from exc
     print(f"report of {results.label}: {len(report.datasets)} dataset(s)")
     for name, ds in report.datasets.items():
         print(f"  {name}: leader {ds.leader}, {len(ds.ranking)} model(s), {len(report.plots[name])} plot(s)")
@@ -61,5 +66,6 @@ def run(args: argparse.Namespace) -> int:
         from ecgharness.benchmark.wandb_logging import log_report_images
 
         log_report_images(out, project=args.wandb_project, entity=args.wandb_entity,
-                          group=str(results.suite.get("name", "report")))
+                          group=str(results.suite.get("name", "report")),
+                          images=[p for plots in report.plots.values() for p in plots.values()])
     return 0
