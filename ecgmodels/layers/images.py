@@ -42,7 +42,13 @@ def window_bounds(length: int, size: int) -> np.ndarray:
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
-    return torch.float32 if x.device.type == "mps" else torch.float64  # MPS has no float64
+    """Per-series arithmetic: float64 (float32 on MPS, which has no float64)."""
+    return torch.float32 if x.device.type == "mps" else torch.float64
+
+
+def _output_dtype(x: torch.Tensor) -> torch.dtype:
+    """Images come out in the signal's floating dtype (float32 for integer signals)."""
+    return x.dtype if x.dtype.is_floating_point else torch.float32
 
 
 def paa(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -78,8 +84,12 @@ def gramian_angular_field(x: torch.Tensor, size: int, method: str = "summation",
     """
     if method not in ("summation", "difference"):
         raise ValueError(f"method={method!r}: use 'summation' or 'difference'")
-    cos, sin = _scaled_angles(x, size)
-    dtype = x.dtype if x.dtype.is_floating_point else torch.float32
+    return _field_from_angles(*_scaled_angles(x, size), method, _output_dtype(x), out)
+
+
+def _field_from_angles(cos: torch.Tensor, sin: torch.Tensor, method: str, dtype: torch.dtype,
+                       out: torch.Tensor | None = None) -> torch.Tensor:
+    """GASF or GADF from the polar angles of the PAA series (see :func:`_scaled_angles`)."""
     cos, sin = cos.to(dtype), sin.to(dtype)
     if method == "summation":  # cos(a + b) = cos a cos b - sin a sin b
         first, second = (cos, cos), (sin, sin)
@@ -146,8 +156,7 @@ def markov_transition_matrix(bins: torch.Tensor, n_bins: int) -> torch.Tensor:
     A bin that is never left (or never visited) keeps a row of zeros.
     """
     transitions = bins[..., :-1] * n_bins + bins[..., 1:]
-    dtype = torch.float32 if bins.device.type == "mps" else torch.float64
-    counts = _pair_counts(transitions, n_bins * n_bins, dtype).unflatten(-1, (n_bins, n_bins))
+    counts = _pair_counts(transitions, n_bins * n_bins, _compute_dtype(bins)).unflatten(-1, (n_bins, n_bins))
     totals = counts.sum(dim=-1, keepdim=True)
     return counts / torch.where(totals == 0, torch.ones_like(totals), totals)
 
@@ -158,7 +167,7 @@ def markov_transition_field(x: torch.Tensor, size: int, n_bins: int = 8,
     length = x.shape[-1]
     bins = quantile_bins(x, n_bins)
     transitions = markov_transition_matrix(bins, n_bins)
-    dtype = x.dtype if x.dtype.is_floating_point else torch.float32
+    dtype = _output_dtype(x)
     # occupancy[j, q]: the share of window j's samples that fall in bin q
     bounds = window_bounds(length, size)
     widths = np.diff(bounds)
@@ -196,13 +205,14 @@ class SignalToImage(nn.Module):
         window_bounds(x.shape[-1], self.image_size)  # clear error for a too-large image size
         batch, leads = x.shape[:2]
         size = self.image_size
-        dtype = x.dtype if x.dtype.is_floating_point else torch.float32
+        dtype = _output_dtype(x)
         images = torch.empty(batch, len(self.kinds) * leads, size, size, dtype=dtype, device=x.device)
         with torch.autocast(device_type=x.device.type, enabled=False):
+            angles = _scaled_angles(x, size) if {"gasf", "gadf"} & set(self.kinds) else None  # shared by both
             for i, kind in enumerate(self.kinds):
                 block = images[:, i * leads : (i + 1) * leads]
                 if kind == "mtf":
                     markov_transition_field(x, size, self.n_bins, out=block)
                 else:
-                    gramian_angular_field(x, size, "summation" if kind == "gasf" else "difference", out=block)
+                    _field_from_angles(*angles, "summation" if kind == "gasf" else "difference", dtype, out=block)
         return images
