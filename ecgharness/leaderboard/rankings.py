@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from ecgharness.leaderboard.store import RunResults
+from ecgharness.reports.render import latex_table, markdown
 
 FORMATS = ("table", "markdown", "csv", "latex")
 
@@ -96,13 +97,6 @@ def _text_table(frame: pd.DataFrame) -> str:
     return "\n".join([line(cols), "  ".join("-" * w for w in widths), *(line(r) for r in cells)])
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
-    cols = [str(c) for c in frame.columns]
-    rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
-    align = ["---" if i < 2 else "---:" for i in range(len(cols))]
-    return "\n".join("| " + " | ".join(r) + " |" for r in [cols, align, *rows])
-
-
 def with_intervals(run: RunResults, frames: dict[str, pd.DataFrame], n_resamples: int = 1000,
                    seed: int = 0) -> dict[str, pd.DataFrame]:
     """Add the 95% bootstrap interval and the paired test against #1 (from the stored predictions).
@@ -142,14 +136,12 @@ def render_leaderboard(run: RunResults, fmt: str = "table", intervals: bool = Fa
         title = f"{dataset}" + (f" [{protocol}]" if protocol else "") + \
             f" — ranked by test {frame.attrs['headline']}, higher is better"
         if fmt == "latex":
-            from ecgharness.reports.render import latex_table
-
             label = "tab:leaderboard-" + dataset.replace("_", "-")
             blocks.append(latex_table(_display(frame), title, label))
             if frame.attrs.get("ci_note"):
                 blocks.append("% " + frame.attrs["ci_note"])
             continue
-        body = _markdown_table(_display(frame)) if fmt == "markdown" else _text_table(_display(frame))
+        body = markdown(_display(frame), left=2) if fmt == "markdown" else _text_table(_display(frame))
         if frame.attrs.get("ci_note"):
             body += "\n\n" + frame.attrs["ci_note"]
         blocks.append((f"### {title}" if fmt == "markdown" else title) + "\n\n" + body)

@@ -10,11 +10,11 @@ import pandas as pd
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    """GitHub Markdown; first column left-aligned, the others right-aligned."""
+def markdown(frame: pd.DataFrame, left: int = 1) -> str:
+    """GitHub Markdown; the first ``left`` columns left-aligned, the others right-aligned."""
     cols = [str(c) for c in frame.columns]
     rows = [[str(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
-    align = [":---" if i == 0 else "---:" for i in range(len(cols))]
+    align = [":---" if i < left else "---:" for i in range(len(cols))]
     return "\n".join("| " + " | ".join(r) + " |" for r in [cols, align, *rows])
 
 

@@ -104,8 +104,11 @@ def _sections(report: DatasetReport) -> list[tuple[str, pd.DataFrame, str]]:
     return sections
 
 
-def _markdown(run: RunResults, reports: dict[str, DatasetReport], made: dict[str, dict[str, Path]],
-              folder: Path) -> str:
+Sections = dict[str, list[tuple[str, pd.DataFrame, str]]]  # dataset -> (heading, table, caption)
+
+
+def _markdown(run: RunResults, reports: dict[str, DatasetReport], sections: Sections,
+              made: dict[str, dict[str, Path]], folder: Path) -> str:
     lines = [f"# Benchmark report: {run.suite.get('name', run.path.parent.name)}", "",
              f"Run{'s' if len(run.sources) > 1 else ''}: {run.label}. "
              f"Created {run.provenance.get('created', '')}; git {str(run.provenance.get('git', {}).get('commit') or 'n/a')[:12]}.",
@@ -113,7 +116,7 @@ def _markdown(run: RunResults, reports: dict[str, DatasetReport], made: dict[str
     for name, report in reports.items():
         lines += [f"## {_title(report)}", "",
                   f"Task: {report.task}; headline metric: {report.headline}; classes: {', '.join(report.class_names)}.", ""]
-        for heading, table, caption in _sections(report):
+        for heading, table, caption in sections[name]:
             lines += [f"### {heading}", "", render.markdown(table), "", caption, ""]
         lines += ["### Figures", ""]
         for key, path in made[name].items():
@@ -143,7 +146,8 @@ figcaption { font-size: 0.85em; color: #555; }
 """
 
 
-def _html(run: RunResults, reports: dict[str, DatasetReport], made: dict[str, dict[str, Path]]) -> str:
+def _html(run: RunResults, reports: dict[str, DatasetReport], sections: Sections,
+          made: dict[str, dict[str, Path]]) -> str:
     parts = [f"<h1>Benchmark report: {html.escape(str(run.suite.get('name', run.path.parent.name)))}</h1>",
              f"<p>Run{'s' if len(run.sources) > 1 else ''}: {html.escape(run.label)}. "
              f"Created {html.escape(str(run.provenance.get('created', '')))}.</p>"]
@@ -151,7 +155,7 @@ def _html(run: RunResults, reports: dict[str, DatasetReport], made: dict[str, di
         parts.append(f"<h2>{html.escape(_title(report))}</h2>")
         parts.append(f"<p>Task: {report.task}; headline metric: {report.headline}; classes: "
                      f"{html.escape(', '.join(report.class_names))}.</p>")
-        for heading, table, caption in _sections(report):
+        for heading, table, caption in sections[name]:
             parts += [f"<h3>{html.escape(heading)}</h3>", render.html_table(table),
                       f'<p class="caption">{html.escape(caption)}</p>']
         parts.append('<div class="grid">')
@@ -171,10 +175,10 @@ def _html(run: RunResults, reports: dict[str, DatasetReport], made: dict[str, di
             + "\n".join(parts) + "\n</body></html>\n")
 
 
-def _latex(reports: dict[str, DatasetReport]) -> str:
+def _latex(reports: dict[str, DatasetReport], sections: Sections) -> str:
     blocks = ["% Tables of an ecgharness report. Needs \\usepackage{booktabs} and \\usepackage{graphicx}.", ""]
     for name, report in reports.items():
-        for i, (heading, table, caption) in enumerate(_sections(report)):
+        for heading, table, caption in sections[name]:
             label = "tab:" + re.sub(r"[^a-z0-9]+", "-", f"{name}-{heading}".lower()).strip("-")
             blocks.append(render.latex_table(table, f"{_title(report)}: {heading}. {caption}", label))
     return "\n".join(blocks)
@@ -215,7 +219,8 @@ def write_report(run: RunResults, folder: Path, n_resamples: int = 1000, seed: i
         np.save(folder / "bootstrap" / f"{name}.npy", report.indices.astype(small))
         made[name] = _plots(report, run, folder / "plots")
     _csvs(reports, folder)
-    (folder / "report.md").write_text(_markdown(run, reports, made, folder))
-    (folder / "report.html").write_text(_html(run, reports, made))
-    (folder / "tables.tex").write_text(_latex(reports))
+    sections = {name: _sections(report) for name, report in reports.items()}  # built once, rendered thrice
+    (folder / "report.md").write_text(_markdown(run, reports, sections, made, folder))
+    (folder / "report.html").write_text(_html(run, reports, sections, made))
+    (folder / "tables.tex").write_text(_latex(reports, sections))
     return Report(folder=folder, datasets=reports, plots=made)
