@@ -183,7 +183,6 @@ class WandbTracker:
         self.open: dict[tuple[str, str, str], Any] = {}
         self.logged = 0
         self.wandb = None
-        where = f"{options.entity}/{options.project}" if options.entity else options.project
         if not self.enabled:
             out(f"W&B: {why}; nothing is logged")
             return
@@ -196,11 +195,16 @@ class WandbTracker:
             out(f"W&B: offline ({why}); runs are written to {self.wandb_dir}")
             out(f"W&B: upload them later with: {sync_command(self.wandb_dir)}")
         else:
-            out(f"W&B: logging to project {where}, runs grouped as {suite}/<dataset>")
+            out(f"W&B: logging to project {self.destination}, runs grouped as {suite}/<dataset>")
 
     @property
     def wandb_dir(self) -> Path:
         return self.run_dir / "wandb"
+
+    @property
+    def destination(self) -> str:
+        """``entity/project``, or the project alone when no entity is given."""
+        return f"{self.options.entity}/{self.options.project}" if self.options.entity else self.options.project
 
     def _warn(self, what: str, exc: BaseException) -> None:
         self.out(redact(f"W&B warning: {what} failed ({type(exc).__name__}: {exc}); the suite goes on"))
@@ -345,8 +349,7 @@ class WandbTracker:
             self.out(f"W&B: {self.logged} offline run(s) in {self.wandb_dir}; "
                      f"upload them with: {sync_command(self.wandb_dir)}")
         else:
-            where = f"{self.options.entity}/{self.options.project}" if self.options.entity else self.options.project
-            self.out(f"W&B: {self.logged} run(s) logged to project {where}")
+            self.out(f"W&B: {self.logged} run(s) logged to project {self.destination}")
 
 
 def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: str | None = None,
