@@ -1,4 +1,4 @@
-from ecgharness.benchmark.cli import main
+from ecgharness.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ecgharness.benchmark.metrics import classification_metrics
+from ecgharness.evaluation.metrics import classification_metrics
 
 CLASSES = ("N", "S", "V", "F", "Q")
 SKILL = {"strong": 2.5, "fair": 1.2, "weak": 0.4}

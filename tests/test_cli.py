@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ecgharness.benchmark.cli import main
+from ecgharness.cli import main
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
@@ -15,7 +15,7 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_help_does_not_import_heavy_packages() -> None:
-    code = ("import sys; from ecgharness.benchmark.cli import build_parser; build_parser(); "
+    code = ("import sys; from ecgharness.cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('torch', 'ray', 'wfdb', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ecgharness.benchmark.cli import main
+from ecgharness.cli import main
 from http_mirror import Mirror, mitdb_release, write_sha256sums
 
 FIXTURES = Path(__file__).parent / "fixtures"

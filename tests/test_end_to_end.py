@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ecgharness.benchmark.runner import RunOptions, run_suite
+from ecgharness.tracking.console import ConsoleObserver
 from ecgharness.benchmark.suite import parse_suite
 from ecgharness.datasets import load_dataset
 from ecgharness.leaderboard import read_run, render_leaderboard
@@ -49,7 +50,7 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
         "final": {"seeds": [0, 1]},
     }, "tiny.yaml")
     console = io.StringIO()
-    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="r1"), stream=console)
+    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="r1"), [ConsoleObserver(stream=console)])
     text = console.getvalue()
     assert run_dir == (tmp_path / "tiny" / "r1").resolve()
 
@@ -98,6 +99,18 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
                           "--run", "r1", "--format", "csv"], capture_output=True, text=True, check=True)
     table = pd.read_csv(io.StringIO(csv.stdout))
     assert list(table["model"]) == ranked and np.allclose(table["macro_f1_mean"], means[ranked].to_numpy())
+
+    # one metric code: final_metrics.csv, the report's per-class table and the leaderboard agree
+    from ecgharness.evaluation.metrics import per_class_table, summary_metrics
+
+    stored = metrics.pivot_table(index=["model", "seed"], columns="metric", values="value", dropna=False)
+    for row in final.itertuples():
+        pred = run.predictions("synthetic", row.model, row.seed)
+        again = summary_metrics(pred["labels"], pred["scores"], ds.class_names, "multiclass")
+        assert again.keys() == set(stored.columns)
+        np.testing.assert_array_equal([again[k] for k in stored.columns], stored.loc[(row.model, row.seed)].to_numpy())
+        table = per_class_table(pred["labels"], pred["scores"], ds.class_names, "multiclass")
+        assert table.loc["macro", "f1"] == again["macro_f1"] and table.loc["micro", "f1"] == again["accuracy"]
 
     # the report recomputes the headline from the stored predictions and ranks the same way
     from ecgharness.reports.writer import write_report
@@ -175,7 +188,8 @@ def test_multilabel_and_metadata_datasets_through_the_whole_path(ray_session, tm
         "final": {"seeds": [0]},
     }, "multi.yaml")
     console = io.StringIO()
-    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="m1", data_root=str(root)), stream=console)
+    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="m1", data_root=str(root)),
+                        [ConsoleObserver(stream=console)])
     text = console.getvalue()
     assert "skipping ptbxl/resnet_se_bigru_meta: model 'resnet_se_bigru_meta' takes signal + patient metadata; " \
            "dataset 'ptbxl' has no metadata" in text

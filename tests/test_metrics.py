@@ -7,7 +7,7 @@ import math
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from ecgharness.benchmark.metrics import classification_metrics, confusion_matrix
+from ecgharness.evaluation.metrics import classification_metrics, confusion_matrix
 
 
 def _scores(rng, y, k, skill=1.5):
@@ -39,3 +39,31 @@ def test_class_without_examples_is_undefined_not_zero() -> None:
     m = classification_metrics(y, scores, ("N", "S", "V", "Q"))
     assert math.isnan(m["f1/Q"]) and math.isnan(m["sensitivity/Q"]) and math.isnan(m["auroc/Q"])
     assert math.isclose(m["macro_f1"], f1_score(y, scores.argmax(1), average="macro"))
+
+
+def test_summary_agrees_with_the_report_table_and_headlines() -> None:
+    """The flat summary (validation, final_metrics.csv) and the report's table are one computation."""
+    from ecgharness.evaluation.metrics import headline, per_class_table, summary_metrics
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, 400)
+    scores = _scores(rng, y, 4)
+    names = ("N", "S", "V", "F")
+    flat = summary_metrics(y, scores, names, "multiclass")
+    table = per_class_table(y, scores, names, "multiclass")
+    for metric in ("macro_f1", "macro_auroc", "accuracy"):
+        assert flat[metric] == headline(y, scores, "multiclass", metric)
+    assert flat["macro_f1"] == table.loc["macro", "f1"] and flat["macro_auroc"] == table.loc["macro", "auroc"]
+    for name in names:
+        assert flat[f"sensitivity/{name}"] == table.loc[name, "sensitivity"]
+        assert flat[f"ppv/{name}"] == table.loc[name, "precision"]
+        assert flat[f"support/{name}"] == table.loc[name, "support"]
+
+    truth = (rng.random((300, 3)) < 0.3).astype(np.float32)
+    probs = np.clip(truth * 0.4 + rng.random((300, 3)) * 0.6, 0, 1)
+    cut = np.array([0.4, 0.5, 0.6])
+    flat = summary_metrics(truth, probs, ("a", "b", "c"), "multilabel", cut)
+    table = per_class_table(truth, probs, ("a", "b", "c"), "multilabel", cut)
+    assert flat["accuracy"] == headline(truth, probs, "multilabel", "accuracy", cut)
+    assert flat["macro_f1"] == table.loc["macro", "f1"] and flat["threshold/c"] == 0.6
+    assert math.isclose(flat["macro_auroc"], roc_auc_score(truth, probs, average="macro"))

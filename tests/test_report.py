@@ -16,8 +16,8 @@ from report_fixtures import CLASSES, stored_labels, write_run
 
 from ecgharness.leaderboard.store import merge_runs, read_run
 from ecgharness.reports import render
-from ecgharness.reports.bootstrap import resample_indices
-from ecgharness.reports.metrics import per_class_table
+from ecgharness.evaluation.bootstrap import resample_indices
+from ecgharness.evaluation.metrics import per_class_table
 from ecgharness.reports.tables import build_reports, comparison_table
 from ecgharness.reports.writer import write_report
 

@@ -18,13 +18,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from ecgharness.reports.bootstrap import (
+from ecgharness.evaluation.bootstrap import (
     bootstrap_distribution,
     confidence_interval,
     paired_test,
     resample_indices,
 )
-from ecgharness.reports.metrics import (
+from ecgharness.evaluation.metrics import (
     COLUMNS,
     HEADLINE_METRICS,
     aami_table,
@@ -270,7 +270,7 @@ def test_resamples_keep_every_class_with_positives() -> None:
 
 def test_impossible_resampling_keeps_the_resample_and_warns(caplog) -> None:
     y = np.arange(12)  # twelve classes with one example each: almost no resample holds them all
-    with caplog.at_level("WARNING", logger="ecgharness.reports.bootstrap"):
+    with caplog.at_level("WARNING", logger="ecgharness.evaluation.bootstrap"):
         indices = resample_indices(y, 20, seed=0, max_redraws=5)
     assert indices.shape == (20, 12)
     assert re.search(r"\d+ of 20 resamples still lack a positive of class index \d+ \(1 positive\(s\) among 12",

@@ -65,7 +65,7 @@ def test_unknown_suite_and_bad_yaml(tmp_path) -> None:
 
 
 def test_incompatible_pairs_are_refused_naming_both() -> None:
-    from ecgharness.benchmark.runner import compatible
+    from ecgharness.training.inputs import compatible
     from ecgharness.datasets import load_dataset
 
     sample = load_dataset("mitbih_sample")

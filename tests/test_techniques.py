@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ecgharness.benchmark import techniques
-from ecgharness.benchmark.trainer import TrainConfig, train_model
+from ecgharness.training import techniques
+from ecgharness.training.config import TrainConfig
+from ecgharness.training.loop import train_model
 from ecgharness.datasets import load_dataset
 
 

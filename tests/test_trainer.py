@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ecgharness.benchmark.trainer import TrainConfig, TrainingDiverged, class_weights, train_model
+from ecgharness.training.config import TrainConfig
+from ecgharness.training.loop import TrainingDiverged, class_weights, train_model
 from ecgharness.datasets import load_dataset
 
 
@@ -74,8 +75,8 @@ def test_multilabel_with_metadata_thresholds_from_validation(tmp_path) -> None:
     assert out.test_scores.shape == (80, 3) and ((out.test_scores >= 0) & (out.test_scores <= 1)).all()
     assert out.test_metrics["auroc/b"] > 0.75  # learned from the metadata branch
     assert out.test_metrics["auroc/a"] > 0.75  # learned from the signal branch
-    assert len(out.extra["thresholds"]) == 3
-    assert out.test_metrics["threshold/a"] == pytest.approx(out.extra["thresholds"][0])
+    assert len(out.thresholds) == 3
+    assert out.test_metrics["threshold/a"] == pytest.approx(out.thresholds[0])
     with pytest.raises(ValueError, match="takes metadata but dataset 'synthetic' has none"):
         train_model(load_dataset("synthetic", {"n_per_class": 10}, use_cache=False), "resnet_se_bigru_meta",
                     {}, TrainConfig(max_epochs=1))

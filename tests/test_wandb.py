@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 from ecgharness.benchmark.runner import RunOptions, run_suite
+from ecgharness.tracking.console import ConsoleObserver
 from ecgharness.benchmark.suite import parse_suite
-from ecgharness.benchmark.wandb_logging import WandbOptions, WandbTracker, log_report_images, resolve_mode, scrub
+from ecgharness.tracking.wandb import WandbObserver, WandbOptions, WandbTracker, log_report_images, resolve_mode, scrub
 
 DUMMY_KEY = "dummy0wandb0key0" + "7" * 24  # 40 characters, the shape of a real key
 SYNTHETIC = {"name": "synthetic", "config": {"n_per_class": 40, "length": 64, "noise": 0.8}}
@@ -89,8 +90,9 @@ def offline(monkeypatch):
 def test_tiny_suite_logs_one_offline_run_per_trial_and_never_writes_the_key(offline, tmp_path) -> None:
     suite = parse_suite(TINY, "wb.yaml")
     console = io.StringIO()
-    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="w1", num_cpus=2,
-                                          wandb=WandbOptions(project="ecg-test")), stream=console)
+    printer = ConsoleObserver(stream=console)
+    run_dir = run_suite(suite, RunOptions(results_dir=tmp_path, run_id="w1", num_cpus=2),
+                        [printer, WandbObserver(WandbOptions(project="ecg-test"), out=printer.print)])
     text = console.getvalue()
     sync = f"wandb sync {run_dir / 'wandb'}/offline-run-*"
     assert text.count(sync) == 2, text  # said once at the start and once at the end
@@ -216,13 +218,14 @@ class Spy:
 
 sys.meta_path.insert(0, Spy())
 from ecgharness.benchmark.runner import RunOptions, run_suite
+from ecgharness.tracking.console import ConsoleObserver
 from ecgharness.benchmark.suite import parse_suite
 tiny = {TINY!r}
 tiny["search"]["num_samples"] = 1
 tiny["training"]["max_epochs"] = 1
 console = io.StringIO()
 run_suite(parse_suite(tiny, "wb.yaml"), RunOptions(results_dir={str(tmp_path)!r}, run_id="n1", num_cpus=1),
-          stream=console)
+          [ConsoleObserver(stream=console)])
 print("importers:", importers)
 print("W&B lines:", [l for l in console.getvalue().splitlines() if "W&B" in l])
 """

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ecgharness.benchmark.trainer import TrainConfig
+from ecgharness.training.config import TrainConfig
 from ecgharness.config import from_mapping, to_dict
 from ecgharness.errors import ConfigError
 

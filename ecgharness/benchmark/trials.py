@@ -2,28 +2,49 @@
 
 Both receive the prepared dataset from the Ray object store (never re-read from
 disk); search trials get a copy without the test split, so test data cannot leak
-into model selection.
+into model selection. The fixed settings of a pair travel as one :class:`TrialSpec`;
+a trial's Tune config holds only the sampled hyperparameters.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
+from ecgharness.benchmark.ray_session import SharedDataset
 from ecgharness.benchmark.suite import import_modules
 from ecgharness.datasets.base import PreparedDataset
-
-# Keys of a trial's config that carry fixed settings rather than searched values.
-MODEL_KEY = "_model"
-TRAINING_KEY = "_training"
-THREADS_KEY = "_threads"
-IMPORTS_KEY = "_imports"
-SEED_KEY = "_seed"
-RESERVED = (MODEL_KEY, TRAINING_KEY, THREADS_KEY, IMPORTS_KEY, SEED_KEY)
+from ecgharness.training.config import TrainConfig
 
 
-def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in RESERVED}
+@dataclass(frozen=True)
+class TrialSpec:
+    """What every trial and final run of one (dataset, model) pair shares.
+
+    Attributes:
+        model: Registered model name.
+        training: The suite's loop options.
+        threads: Torch threads per trial (the trial's CPUs).
+        imports: Modules to import first (models or datasets registered by the suite).
+        seed: Seed of search trials (final runs bring their own).
+    """
+
+    model: str
+    training: TrainConfig
+    threads: int = 1
+    imports: tuple[str, ...] = ()
+    seed: int = 0
+
+
+@dataclass
+class FinalResult:
+    """What one final retrain sends back to the driver."""
+
+    seed: int
+    outcome: Any  # ecgharness.training.loop.TrainOutcome (torch is imported inside Ray only)
+    device: str
+    pid: int
 
 
 def error_reason(error: BaseException | None) -> str:
@@ -35,59 +56,40 @@ def error_reason(error: BaseException | None) -> str:
     return text.splitlines()[0][:300]
 
 
-def _setup(config: dict[str, Any]) -> tuple[Any, Any]:
+def _setup(spec: TrialSpec) -> Any:
+    """Threads, the suite's imports and the device of this worker."""
     import ray
     import torch
 
-    from ecgharness.benchmark.trainer import TrainConfig, pick_device
+    from ecgharness.training.loop import pick_device
 
-    torch.set_num_threads(max(1, int(config.get(THREADS_KEY, 1))))
-    import_modules(config.get(IMPORTS_KEY, ()))
+    torch.set_num_threads(max(1, spec.threads))
+    import_modules(spec.imports)
     gpu_ids = ray.get_gpu_ids() if ray.is_initialized() else []
-    return TrainConfig(**config[TRAINING_KEY]), pick_device(bool(gpu_ids))
+    return pick_device(bool(gpu_ids))
 
 
-def search_trial(config: dict[str, Any], data: PreparedDataset) -> None:
-    """Ray Tune function trainable: train on train, report validation metrics every epoch."""
+def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec) -> None:
+    """Ray Tune function trainable: train on train, report validation metrics every epoch.
+
+    ``config`` holds the sampled hyperparameters only; ``data`` is the dataset without its
+    test split, put into the object store once for all pairs of the dataset.
+    """
     from ray import tune
 
-    from ecgharness.benchmark.trainer import train_model
+    from ecgharness.training.loop import train_model
 
-    train_config, device = _setup(config)
+    device = _setup(spec)
+    data = data.get()
     if "test" in data.splits:
         raise RuntimeError("search trials must not receive the test split")
-    train_model(
-        data,
-        config[MODEL_KEY],
-        hyperparameters(config),
-        train_config,
-        seed=int(config.get(SEED_KEY, 0)),
-        device=device,
-        report=tune.report,
-    )
+    train_model(data, spec.model, config, spec.training, seed=spec.seed, device=device, report=tune.report)
 
 
-def final_run(config: dict[str, Any], data: PreparedDataset, seed: int) -> dict[str, Any]:
+def final_run(config: dict[str, Any], data: PreparedDataset, spec: TrialSpec, seed: int) -> FinalResult:
     """Retrain the chosen configuration with ``seed`` and score the test split once."""
-    from ecgharness.benchmark.trainer import train_model
+    from ecgharness.training.loop import train_model
 
-    train_config, device = _setup(config)
-    outcome = train_model(
-        data, config[MODEL_KEY], hyperparameters(config), train_config,
-        seed=seed, device=device, evaluate_test=True,
-    )
-    return {
-        "seed": seed,
-        "history": outcome.history,
-        "best_epoch": outcome.best_epoch,
-        "val_metrics": outcome.val_metrics,
-        "test_metrics": outcome.test_metrics,
-        "test_scores": outcome.test_scores,
-        "test_labels": outcome.test_labels,
-        "params": outcome.params,
-        "train_time_s": outcome.train_time_s,
-        "throughput": outcome.throughput,
-        "device": str(device),
-        "thresholds": outcome.extra.get("thresholds"),
-        "pid": os.getpid(),
-    }
+    device = _setup(spec)
+    outcome = train_model(data, spec.model, config, spec.training, seed=seed, device=device, evaluate_test=True)
+    return FinalResult(seed=seed, outcome=outcome, device=str(device), pid=os.getpid())

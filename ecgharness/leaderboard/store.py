@@ -1,7 +1,11 @@
 """The results store: one folder per run, long-format tables with provenance.
 
-Layout of ``<results>/<suite>/<run-id>/``::
+This module is the only place that knows the folder's format: :class:`RunWriter` writes
+it (the runner uses it) and :func:`read_run` reads it back (leaderboard and report).
 
+Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`)::
+
+    format.json           {"format": "ecgharness-run", "version": 1}
     suite.yaml            resolved suite (after command-line overrides)
     provenance.json       git hash, package versions, hardware, command line, datasets
     trials.csv            one row per search trial: config, status, epochs, best validation score
@@ -16,6 +20,7 @@ Layout of ``<results>/<suite>/<run-id>/``::
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,139 @@ import pandas as pd
 import yaml
 
 TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures")
+FORMAT_NAME = "ecgharness-run"
+FORMAT_VERSION = 1  # folders without format.json were written in this same layout
+_COLUMNS = {
+    "failures": ["dataset", "model", "stage", "reason"],
+    "final_metrics": ["suite", "dataset", "model", "seed", "split", "metric", "value"],
+}
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One search trial as ``trials.csv`` stores it."""
+
+    dataset: str
+    model: str
+    trial_id: str
+    status: str
+    epochs: int
+    best_val_score: float
+    headline: str
+    reason: str
+    config: dict[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        return {**self.__dict__, "config": _config_json(self.config)}
+
+
+@dataclass(frozen=True)
+class FinalRecord:
+    """One final retrain (a configuration x a seed) scored on the test split.
+
+    ``scores``/``labels`` are the test predictions; ``thresholds`` the validation
+    thresholds of a multi-label task (None otherwise); ``metrics`` the test metrics.
+    """
+
+    dataset: str
+    model: str
+    seed: int
+    config: dict[str, Any]
+    task: str
+    headline: str
+    class_names: tuple[str, ...]
+    metrics: dict[str, float]
+    scores: np.ndarray
+    labels: np.ndarray
+    thresholds: list[float] | None
+    params: int
+    train_time_s: float
+    throughput: float
+    epochs: int
+    best_epoch: int
+    device: str
+    val_score: float = math.nan
+
+    def run_row(self) -> dict[str, Any]:
+        """The row of ``final_runs.csv``."""
+        return {
+            "dataset": self.dataset, "model": self.model, "seed": self.seed, "params": self.params,
+            "train_time_s": self.train_time_s, "throughput": self.throughput, "epochs": self.epochs,
+            "best_epoch": self.best_epoch, "device": self.device, "test_examples": len(self.labels),
+            "headline": self.headline, "val_score": self.val_score, "task": self.task,
+            "thresholds": "" if self.thresholds is None else json.dumps(
+                dict(zip(self.class_names, np.round(self.thresholds, 6).tolist()))),
+            "config": _config_json(self.config),
+        }
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """A pair or a final seed that produced no result, and why."""
+
+    dataset: str
+    model: str
+    stage: str
+    reason: str
+
+
+def _config_json(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+class RunWriter:
+    """Writes one run folder; every table is rewritten on :meth:`save`, so an interrupted run
+    keeps what had finished."""
+
+    def __init__(self, run_dir: Path, suite: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.suite = suite
+        self.trials: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
+        self.final_runs: list[dict[str, Any]] = []
+        self.final_metrics: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []
+
+    def create(self, suite: dict[str, Any], provenance: dict[str, Any]) -> None:
+        """Make the folder (it must not exist) with its format, suite and provenance files."""
+        self.run_dir.mkdir(parents=True)
+        write_json(self.run_dir / "format.json", {"format": FORMAT_NAME, "version": FORMAT_VERSION})
+        write_yaml(self.run_dir / "suite.yaml", suite)
+        write_json(self.run_dir / "provenance.json", provenance)
+
+    def add_trial(self, trial: TrialRecord) -> None:
+        self.trials.append(trial.row())
+
+    def add_history(self, dataset: str, model: str, rows: list[dict[str, Any]]) -> None:
+        """Epoch rows of a pair's trials (each with its ``trial_id``), in the order they were reported."""
+        self.history += [{"dataset": dataset, "model": model, **row} for row in rows]
+
+    def add_failure(self, failure: FailureRecord) -> None:
+        self.failures.append(dict(failure.__dict__))
+
+    def add_final(self, final: FinalRecord) -> None:
+        """Store a final run's predictions, its row and its test metrics."""
+        folder = self.run_dir / "predictions"
+        folder.mkdir(exist_ok=True)
+        extra = {} if final.thresholds is None else {"thresholds": np.array(final.thresholds)}
+        np.savez_compressed(folder / prediction_name(final.dataset, final.model, final.seed), scores=final.scores,
+                            labels=final.labels, class_names=np.array(final.class_names), **extra)
+        self.final_runs.append(final.run_row())
+        self.final_metrics += [{"suite": self.suite, "dataset": final.dataset, "model": final.model,
+                                "seed": final.seed, "split": "test", "metric": metric, "value": value}
+                               for metric, value in final.metrics.items()]
+
+    def save(self) -> None:
+        for name, rows in (("trials", self.trials), ("trial_history", self.history),
+                           ("final_runs", self.final_runs), ("failures", self.failures),
+                           ("final_metrics", self.final_metrics)):
+            write_table(self.run_dir, name, pd.DataFrame(rows, columns=_COLUMNS.get(name)))
+
+
+# --------------------------------------------------------------------------- reading
 
 
 @dataclass
@@ -119,6 +257,11 @@ def read_run(path: Path) -> RunResults:
     path = Path(path)
     if not is_run(path):
         raise FileNotFoundError(f"{path} is not a completed run folder (no final_metrics.csv)")
+    version = json.loads((path / "format.json").read_text()).get("version") \
+        if (path / "format.json").exists() else FORMAT_VERSION
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"{path} is a run folder of format version {version}; this ecgharness reads up to "
+                         f"version {FORMAT_VERSION}: upgrade ecgharness to read it")
     suite = yaml.safe_load((path / "suite.yaml").read_text()) if (path / "suite.yaml").exists() else {}
     prov = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").exists() else {}
     tables = {}

@@ -1,6 +1,8 @@
-"""`bench report`: every metric recomputed from the stored test predictions, with uncertainty.
+"""`bench report`: literature-style tables, plots and the report files of stored runs.
 
-:mod:`~ecgharness.reports.metrics` holds the per-class metric table and the headline
-metrics, :mod:`~ecgharness.reports.bootstrap` the seeded bootstrap intervals and the paired
-bootstrap test.
+The numbers come from :mod:`ecgharness.evaluation` (metrics, bootstrap) through
+:mod:`ecgharness.leaderboard.statistics`; this package only lays them out
+(:mod:`~ecgharness.reports.tables`), draws them (:mod:`~ecgharness.reports.plots`) and
+writes Markdown, HTML and LaTeX (:mod:`~ecgharness.reports.render`,
+:mod:`~ecgharness.reports.writer`).
 """

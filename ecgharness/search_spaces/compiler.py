@@ -11,15 +11,11 @@ from typing import Any, Mapping
 
 import yaml
 
+from ecgharness.config import from_mapping
 from ecgharness.errors import ConfigError
+from ecgharness.training.config import OPTIMISER_KEYS, TRAINING_KEYS, TrainConfig
 from ecgmodels import list_models, model_info
 
-# Training hyperparameters a space may search: the optimiser's and the tunable techniques of
-# the training loop (fields of ecgharness.benchmark.trainer.TrainConfig).
-TRAINING_KEYS = (
-    "lr", "batch_size", "weight_decay", "loss", "focal_gamma", "class_weighted", "sampler",
-    "augment_noise", "augment_scale", "augment_shift", "scheduler",
-)
 DISTRIBUTIONS = ("loguniform", "uniform", "choice", "randint")
 _SCALAR = (int, float, str, bool, type(None))
 
@@ -148,10 +144,7 @@ def parse_space(model: str, entries: Mapping[str, Any] | None, where: str) -> Se
 
 def _check_training_values(key: str, param: Param, where: str) -> None:
     """Every value a training technique can take must be valid for the training loop."""
-    from ecgharness.benchmark.trainer import TrainConfig
-    from ecgharness.config import from_mapping
-
-    if key in ("lr", "batch_size", "weight_decay"):
+    if key in OPTIMISER_KEYS:
         return
     samples = param.args if param.kind in ("fixed", "choice") else (param.sample(random.Random(0)),)
     for value in samples:

@@ -7,7 +7,7 @@ sets, so the difference between two models is a paired comparison and anyone can
 recompute an interval from the stored predictions and indices.
 
 A resample is evaluated without materialising it: the metric is computed with each
-example weighted by how often the resample drew it (:class:`~ecgharness.reports.metrics.HeadlineMetric`),
+example weighted by how often the resample drew it (:class:`~ecgharness.evaluation.metrics.HeadlineMetric`),
 a few resamples at a time to bound memory.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ecgharness.reports.metrics import HeadlineMetric
+from ecgharness.evaluation.metrics import HeadlineMetric
 
 _CHUNK_ELEMENTS = 1 << 22  # resamples x examples held as weights at once (32 MiB of float64)
 

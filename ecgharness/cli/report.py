@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name}: leader {ds.leader}, {len(ds.ranking)} model(s), {len(report.plots[name])} plot(s)")
     print(f"wrote {out}/report.md, report.html, tables.tex, CSVs and plots/")
     if args.wandb:
-        from ecgharness.benchmark.wandb_logging import log_report_images
+        from ecgharness.tracking.wandb import log_report_images
 
         log_report_images(out, project=args.wandb_project, entity=args.wandb_entity,
                           group=str(results.suite.get("name", "report")),

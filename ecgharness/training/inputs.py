@@ -1,7 +1,8 @@
-"""From a model's declared input to the tensors it is fed, built on the trial's device.
+"""From a model's declared input to the tensors it is fed, and which datasets can feed it.
 
 signal -> (x,); signal+meta -> (x, meta); image -> (images,); signal+image -> (x, images).
 Images (GAF/MTF) are computed from the signal batch by batch on the device, never stored.
+A model that declares signal + metadata needs a dataset with metadata (:func:`compatible`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ecgmodels import InputKind
+from ecgharness.datasets.base import PreparedDataset
+from ecgmodels import InputKind, model_info
 
 InputFn = Callable[[torch.Tensor, "torch.Tensor | None"], tuple[torch.Tensor, ...]]
 
@@ -33,3 +35,17 @@ def input_fn(model: nn.Module, device: torch.device) -> InputFn:
     if kind == InputKind.IMAGE:
         return lambda x, meta: (to_image(x),)
     return lambda x, meta: (x, to_image(x))
+
+
+def compatible(model: str, dataset: PreparedDataset) -> str | None:
+    """Why ``model`` cannot run on ``dataset``, or None when it can."""
+    kind = model_info(model).input_kind
+    if kind == InputKind.SIGNAL_META and not dataset.has_meta:
+        return f"model {model!r} takes signal + patient metadata; dataset {dataset.name!r} has no metadata"
+    return None  # image inputs are made from the signal on the trial's device
+
+
+def check_compatible(model: str, dataset: PreparedDataset) -> None:
+    """Raise ValueError when ``model`` cannot run on ``dataset``."""
+    if compatible(model, dataset) is not None:
+        raise ValueError(f"model {model!r} takes metadata but dataset {dataset.name!r} has none")

@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecgharness.benchmark.cli.report import load_runs
+    from ecgharness.cli.report import load_runs
     from ecgharness.leaderboard import render_leaderboard
 
     print(render_leaderboard(load_runs(args), args.format, intervals=args.intervals))

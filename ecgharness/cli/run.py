@@ -49,10 +49,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def observers(args: argparse.Namespace) -> list:
+    """The console, and W&B with ``--wandb`` (wandb itself is imported only then)."""
+    from ecgharness.tracking.console import ConsoleObserver
+
+    console = ConsoleObserver(verbose=args.verbose)
+    chosen = [console]
+    if args.wandb:
+        from ecgharness.tracking.wandb import WandbObserver, WandbOptions
+
+        chosen.append(WandbObserver(WandbOptions(project=args.wandb_project, entity=args.wandb_entity),
+                                    out=console.print))
+    return chosen
+
+
 def run(args: argparse.Namespace) -> int:
     from ecgharness.benchmark.runner import RunOptions, run_suite
     from ecgharness.benchmark.suite import load_suite, with_overrides
-    from ecgharness.benchmark.wandb_logging import WandbOptions
     from ecgharness.leaderboard import read_run, render_leaderboard
 
     suite = with_overrides(
@@ -64,10 +77,9 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         address=args.address, storage=args.storage, run_id=args.run_id, num_cpus=args.num_cpus,
-        verbose=args.verbose, max_lost_share=args.max_lost_share,
-        wandb=WandbOptions(project=args.wandb_project, entity=args.wandb_entity) if args.wandb else None,
+        max_lost_share=args.max_lost_share,
     )
-    run_dir = run_suite(suite, options)
+    run_dir = run_suite(suite, options, observers(args))
     print()
     print(render_leaderboard(read_run(run_dir), "table"))
     print(f"\nresults written to {run_dir}")

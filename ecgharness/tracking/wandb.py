@@ -1,40 +1,33 @@
 """Weights & Biases logging for ``bench run --wandb`` (and the report's plots).
 
-Everything is logged from the driver process, not from inside the trials: a Tune callback
-opens one W&B run per search trial when it starts, logs each reported epoch with
-``step=epoch`` and finishes the run when the trial completes, is stopped by ASHA or fails
-(``exit_code=1`` and the reason in the summary). The final retrains are logged when their
-results come back to the driver. Doing it here rather than in the trainable means the
-trials' workers never import wandb or need the API key, runs are finished even when Tune
-kills a stopped trial's actor, and offline runs land in the run folder even when the trials
-ran on other machines of a Ray cluster.
+:class:`WandbObserver` is a run observer: it opens one W&B run per search trial when the
+trial starts, logs each reported epoch with ``step=epoch`` and finishes the run when the
+trial completes, is stopped by ASHA or fails (``exit_code=1`` and the reason in the
+summary); each final retrain is logged when its result comes back. Everything happens in
+the driver process, so the trials' workers never import wandb or need the API key, runs
+are finished even when Tune kills a stopped trial's actor, and offline runs land in the
+run folder even when the trials ran on other machines of a Ray cluster.
 
-The API key is read by wandb itself from ``WANDB_API_KEY`` or ``~/.netrc``; this module
-only checks whether one exists. Without one (or with ``WANDB_MODE=offline``) runs are
-written offline to ``<run_dir>/wandb/`` and the console says how to upload them. A failing
-W&B call is printed as a warning and the suite goes on.
-
-``wandb`` is imported only when a tracker is created, so runs without ``--wandb`` never
-load it.
+Without an API key (or with ``WANDB_MODE=offline``) runs are written offline to
+``<run_dir>/wandb/`` and the console says how to upload them (see
+:mod:`~ecgharness.tracking.wandb_env`). A failing W&B call is printed as a warning and the
+suite goes on. ``wandb`` is imported only when a tracker is created.
 """
 
 from __future__ import annotations
 
 import math
-import netrc
-import os
-import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
+
+from ecgharness.benchmark.observers import FinalDone, RunInfo, RunObserver, TrialEnd, TrialInfo
+from ecgharness.tracking.wandb_env import has_api_key, quiet_settings, redact, resolve_mode, scrub, sync_command
+
+__all__ = ["WandbObserver", "WandbOptions", "WandbTracker", "has_api_key", "log_report_images", "redact",
+           "resolve_mode", "scrub", "sync_command"]
 
 DEFAULT_PROJECT = "ecgharness"
-# credential names: api_key, ..._token (not num_tokens or token_dim), secrets, passwords
-_SECRET_NAME = re.compile(r"api[_-]?key|(^|[_-])token$|secret|password|passwd|credential", re.IGNORECASE)
-# the shapes of W&B keys: 40 hex characters, or the prefixed forms of local and newer keys
-_KEY_LIKE = re.compile(r"^([0-9a-f]{40}|local-[0-9a-f]{40,}|wandb_v\d+_[A-Za-z0-9_-]{20,})$")
 # What each reported epoch contributes to a run's history (Tune adds its own bookkeeping).
 _EPOCH_KEYS = ("epoch", "train_loss", "val_loss", "score", "best_score", "lr", "early_stopped", "time_this_iter_s")
 
@@ -52,83 +45,10 @@ class WandbOptions:
     entity: str | None = None
 
 
-def _netrc_key() -> str | None:
-    """The password of the ``.netrc`` entry for the W&B host, if there is one."""
-    host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").netloc
-    candidates = [os.environ["NETRC"]] if os.environ.get("NETRC") else [
-        str(Path.home() / ".netrc"), str(Path.home() / "_netrc")]
-    for path in candidates:
-        try:
-            creds = netrc.netrc(path).authenticators(host)
-        except (OSError, netrc.NetrcParseError):
-            continue
-        if creds and creds[2]:
-            return creds[2]
-    return None
-
-
-def has_api_key() -> bool:
-    """Whether wandb will find credentials: ``WANDB_API_KEY`` or a ``.netrc`` entry for the host."""
-    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
-    return _netrc_key() is not None
-
-
-def resolve_mode() -> tuple[str, str]:
-    """The W&B mode to use and why: ``online``, ``offline`` or ``disabled``."""
-    env = (os.environ.get("WANDB_MODE") or "").strip().lower()
-    if env in ("offline", "dryrun"):
-        return "offline", f"WANDB_MODE={env}"
-    if env == "disabled":
-        return "disabled", "WANDB_MODE=disabled"
-    if not has_api_key():
-        return "offline", "no API key in WANDB_API_KEY or ~/.netrc"
-    return "online", "API key from the environment"
-
-
-def _env_secrets() -> set[str]:
-    """Values never to write anywhere: secret-named environment variables and the netrc key."""
-    secrets = {v for k, v in os.environ.items() if v and len(v) >= 8 and _SECRET_NAME.search(k)}
-    key = _netrc_key()
-    return secrets | ({key} if key and len(key) >= 8 else set())
-
-
-def redact(text: str) -> str:
-    """``text`` with the values of secret-named environment variables blanked out."""
-    for secret in _env_secrets():
-        text = text.replace(secret, "<redacted>")
-    return text
-
-
-def scrub(config: Any) -> Any:
-    """``config`` without anything that looks like a credential (by key name or by value)."""
-    secrets = _env_secrets()
-    if isinstance(config, dict):
-        return {k: scrub(v) for k, v in config.items() if not _SECRET_NAME.search(str(k))}
-    if isinstance(config, (list, tuple)):
-        return [scrub(v) for v in config]
-    if isinstance(config, str) and (_KEY_LIKE.match(config) or any(s in config for s in secrets)):
-        return "<redacted>"
-    return config
-
-
-def sync_command(wandb_dir: Path) -> str:
-    return f"wandb sync {shlex.quote(str(wandb_dir))}/offline-run-*"
-
-
 def _import_wandb() -> Any:
     import wandb
 
     return wandb
-
-
-def _settings(wandb: Any) -> Any:
-    """Quiet settings: no console capture, no system metrics, no code or requirements saved."""
-    wanted = {"silent": True, "console": "off", "x_disable_stats": True, "x_disable_meta": True,
-              "x_disable_machine_info": True, "x_save_requirements": False, "save_code": False,
-              "disable_git": True, "disable_code": True, "disable_job_creation": True}
-    known = getattr(wandb.Settings, "model_fields", None)
-    return wandb.Settings(**{k: v for k, v in wanted.items() if known is None or k in known})
 
 
 def _epoch_row(result: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +144,7 @@ class WandbTracker:
                 group=f"{self.suite}/{dataset}", job_type=job_type, name=name,
                 tags=[self.suite, dataset, str(config.get("model", ""))],
                 config=scrub({"suite": self.suite, "run_id": self.run_id, "dataset": dataset, **config}),
-                mode=self.mode, reinit="create_new", settings=_settings(self.wandb),
+                mode=self.mode, reinit="create_new", settings=quiet_settings(self.wandb),
             )
         except Exception as exc:  # noqa: BLE001 - one broken init would repeat for every trial
             self._disable(f"starting run {name}", exc)
@@ -267,74 +187,34 @@ class WandbTracker:
             summary["reason"] = reason or "unknown error"
         self._finish((dataset, model, trial_id), summary, failed=failed)
 
-    def search_callback(self, dataset: str, model: str, status: Callable[[str], str]) -> Any:
-        """A Tune callback logging the trials of one (dataset, model) search.
-
-        Args:
-            status: Maps a trial id to how it ended ("completed", "stopped by ASHA", ...);
-                the console's ``stop_reason``.
-        """
-        from ray.tune import Callback
-
-        from ecgharness.benchmark.console import _trial_error  # the error Tune pickled for the trial
-        from ecgharness.benchmark.trials import SEED_KEY, error_reason, hyperparameters
-
-        tracker = self
-
-        class WandbTrials(Callback):
-            def __init__(self) -> None:
-                self.last: dict[str, dict[str, Any]] = {}
-
-            def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-                config = {**hyperparameters(trial.config), "seed": trial.config.get(SEED_KEY)}
-                tracker.trial_started(dataset, model, trial.trial_id, config)
-
-            def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-                self.last[trial.trial_id] = result
-                tracker.trial_result(dataset, model, trial.trial_id, result)
-
-            def _ended(self, trial: Any, how: str, reason: str = "") -> None:
-                last = self.last.get(trial.trial_id, {})
-                tracker.trial_finished(dataset, model, trial.trial_id, how, epochs=int(last.get("epoch", 0)),
-                                       best_score=float(last.get("best_score", math.nan)), reason=reason)
-
-            def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-                self._ended(trial, status(trial.trial_id))
-
-            def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-                self._ended(trial, "failed", error_reason(_trial_error(trial)))
-
-        return WandbTrials()
-
     # final retrains ----------------------------------------------------------------------
 
     def log_final(self, dataset: str, model: str, seed: int, config: dict[str, Any],
-                  result: dict[str, Any] | None = None, reason: str = "") -> None:
+                  result: FinalDone | None = None, reason: str = "") -> None:
         """One run per retrained seed: its epochs as history, the test metrics in the summary.
 
         Args:
             config: The chosen hyperparameters.
-            result: What ``final_run`` returned, or None when it failed (then ``reason``).
+            result: The finished retrain, or None when it failed (then ``reason``).
         """
         key = (dataset, model, f"final-seed{seed}")
         run = self._start(key, dataset=dataset, job_type="final", name=f"{model}-seed{seed}",
                           config={**config, "model": model, "seed": seed})
         if run is None:
             return
-        if result is None:
+        if result is None or result.record is None:
             self._finish(key, {"status": "failed", "reason": reason or "unknown error"}, failed=True)
             return
         try:
-            for row in result.get("history", []):
+            for row in result.history:
                 _log_epoch(run, _epoch_row(row))
         except Exception as exc:  # noqa: BLE001
             self._warn(f"logging the epochs of {model}-seed{seed}", exc)
-        summary = {f"test/{k}": v for k, v in result.get("test_metrics", {}).items()}
-        summary.update({f"best_val/{k}": v for k, v in result.get("val_metrics", {}).items()})
-        for name in ("params", "train_time_s", "throughput", "best_epoch", "device"):
-            if name in result:
-                summary[name] = result[name]
-        summary["status"] = "completed"
+        record = result.record
+        summary = {f"test/{k}": v for k, v in record.metrics.items()}
+        summary.update({f"best_val/{k}": v for k, v in result.val_metrics.items()})
+        summary.update(params=record.params, train_time_s=record.train_time_s, throughput=record.throughput,
+                       best_epoch=record.best_epoch, device=record.device, status="completed")
         self._finish(key, summary)
 
     def close(self) -> None:
@@ -350,6 +230,48 @@ class WandbTracker:
                      f"upload them with: {sync_command(self.wandb_dir)}")
         else:
             self.out(f"W&B: {self.logged} run(s) logged to project {self.destination}")
+
+
+class WandbObserver(RunObserver):
+    """A run observer that logs to W&B through a :class:`WandbTracker` opened when the run starts.
+
+    Args:
+        options: Project and entity.
+        out: Where W&B's own lines (mode, sync command, warnings) are printed.
+    """
+
+    def __init__(self, options: WandbOptions, out: Callable[[str], None] = print) -> None:
+        self.options = options
+        self.out = out
+        self.tracker: WandbTracker | None = None
+
+    def run_started(self, run: RunInfo) -> None:
+        self.tracker = WandbTracker(self.options, run.suite, run.run_id, run.run_dir, self.out)
+
+    def trial_started(self, trial: TrialInfo) -> None:
+        if self.tracker is not None:
+            self.tracker.trial_started(trial.pair.dataset, trial.pair.model, trial.trial_id,
+                                       {**trial.config, "seed": trial.seed})
+
+    def trial_reported(self, trial: TrialInfo, metrics: dict[str, Any]) -> None:
+        if self.tracker is not None:
+            self.tracker.trial_result(trial.pair.dataset, trial.pair.model, trial.trial_id, metrics)
+
+    def trial_ended(self, end: TrialEnd) -> None:
+        if self.tracker is not None:
+            trial = end.trial
+            self.tracker.trial_finished(trial.pair.dataset, trial.pair.model, trial.trial_id, end.status,
+                                        epochs=end.epochs, best_score=end.best_score, reason=end.reason)
+
+    def final_finished(self, done: FinalDone) -> None:
+        if self.tracker is not None:
+            self.tracker.log_final(done.pair.dataset, done.pair.model, done.seed, done.config, done,
+                                   reason=done.reason)
+
+    def run_finished(self, run: RunInfo | None) -> None:
+        if self.tracker is not None:  # finish open runs, say how to sync offline runs
+            self.tracker.close()
+            self.tracker = None
 
 
 def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: str | None = None,
@@ -384,7 +306,7 @@ def log_report_images(report_dir: Path, project: str = DEFAULT_PROJECT, entity: 
         base.mkdir(parents=True, exist_ok=True)
         run = wandb.init(project=project, entity=entity, dir=str(base), group=group, job_type="report",
                          name=f"report-{report_dir.name}", config=scrub({"report_dir": str(report_dir)}),
-                         mode=mode, reinit="create_new", settings=_settings(wandb))
+                         mode=mode, reinit="create_new", settings=quiet_settings(wandb))
         try:
             run.log({p.relative_to(report_dir).with_suffix("").as_posix(): wandb.Image(str(p)) for p in images})
             run.summary["images"] = len(images)

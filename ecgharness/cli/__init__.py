@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from ecgharness.benchmark.cli import data, leaderboard, listing, report, run
+from ecgharness.cli import data, leaderboard, listing, report, run
 
 COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data}
 

@@ -1,4 +1,9 @@
-"""The full metric set of stored test predictions: per class, macro and micro.
+"""The one implementation of every metric: per class, macro, micro and the headlines.
+
+The training loop's validation scores, the test metrics stored in ``final_metrics.csv``,
+the leaderboard and the report all come from this module (:func:`summary_metrics` for the
+flat per-run dictionary, :func:`per_class_table` and :class:`HeadlineMetric` for the report
+and its bootstrap), so one number never has two codes.
 
 Every metric is one-vs-rest from the binarised predictions (:func:`binarize`): argmax of
 the softmax scores for multiclass, ``scores >= thresholds`` for multi-label (thresholds
@@ -280,3 +285,57 @@ def aami_table(table: pd.DataFrame) -> pd.DataFrame:
                         "+P": 100 * table.loc[aami, "precision"].astype(float)})
     out.loc["accuracy"] = [100 * accuracy, np.nan]
     return out.rename_axis("class")
+
+
+# ------------------------------------------------------------------ the flat summary of one run
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts[true, predicted] of single-label class indices."""
+    flat = np.asarray(y_true).astype(np.int64) * num_classes + np.asarray(y_pred).astype(np.int64)
+    return np.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def summary_metrics(labels: np.ndarray, scores: np.ndarray, class_names: Sequence[str], task: str,
+                    thresholds: np.ndarray | None = None) -> dict[str, float]:
+    """The flat metric dictionary of one set of predictions (validation epoch or test run).
+
+    Keys: ``accuracy`` (exact match), ``macro_f1``, ``macro_auroc``, then per class
+    ``f1/<name>``, ``sensitivity/<name>``, ``ppv/<name>``, ``auroc/<name>``,
+    ``support/<name>`` and, for multi-label tasks, ``threshold/<name>`` (0.5 unless
+    ``thresholds`` are given). The values equal those of :func:`per_class_table` and
+    :func:`headline`; undefined values are NaN.
+    """
+    y_true, y_pred, scores = _checked(labels, scores, task, thresholds)
+    n, k = scores.shape
+    if len(class_names) != k:
+        raise ValueError(f"{len(class_names)} class names for {k} score columns")
+    c = {key: value[0] for key, value in _Counts(y_true, y_pred)(np.ones((1, n))).items()}
+    rates = _rates(c["tp"], c["fp"], c["fn"], c["tn"])
+    auroc = np.array([_auroc(*_Ranked(y_true[:, j], scores[:, j]).groups(np.ones((1, n))))[0] for j in range(k)])
+    out: dict[str, float] = {
+        "accuracy": float((y_true == y_pred).all(axis=1).mean()),
+        "macro_f1": float(_nanmean(rates["f1"])),
+        "macro_auroc": float(_nanmean(auroc)),
+    }
+    for j, name in enumerate(class_names):
+        out[f"f1/{name}"] = float(rates["f1"][j])
+        out[f"sensitivity/{name}"] = float(rates["sensitivity"][j])
+        out[f"ppv/{name}"] = float(rates["precision"][j])
+        out[f"auroc/{name}"] = float(auroc[j])
+        out[f"support/{name}"] = float(c["support"][j])
+    if task == "multilabel":
+        cut = np.full(k, 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+        for j, name in enumerate(class_names):
+            out[f"threshold/{name}"] = float(cut[j])
+    return out
+
+
+def classification_metrics(y_true: np.ndarray, scores: np.ndarray, class_names: Sequence[str]) -> dict[str, float]:
+    """:func:`summary_metrics` of single-label predictions ``argmax(scores)``."""
+    return summary_metrics(y_true, scores, class_names, "multiclass")
+
+
+def multilabel_metrics(y_true: np.ndarray, scores: np.ndarray, class_names: Sequence[str],
+                       thresholds: np.ndarray | None = None) -> dict[str, float]:
+    """:func:`summary_metrics` of multi-label predictions ``scores >= thresholds`` (default 0.5)."""
+    return summary_metrics(y_true, scores, class_names, "multilabel", thresholds)

@@ -1,0 +1,61 @@
+"""Final evaluation: each pair's best configuration retrained once per seed, each scored
+once on the test split, as Ray tasks that run side by side."""
+
+from __future__ import annotations
+
+from ecgharness.benchmark.observers import BestTrial, FinalDone, Observers, Pair
+from ecgharness.benchmark.ray_session import SharedDataset
+from ecgharness.benchmark.suite import Suite
+from ecgharness.benchmark.trials import FinalResult, TrialSpec, error_reason, final_run
+from ecgharness.datasets.base import PreparedDataset
+from ecgharness.leaderboard.store import FailureRecord, FinalRecord, RunWriter
+
+
+def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalResult) -> FinalRecord:
+    """The stored form of a final retrain of ``pair`` on ``ds``."""
+    outcome = result.outcome
+    return FinalRecord(
+        dataset=pair.dataset, model=pair.model, seed=result.seed, config=config, task=ds.task,
+        headline=ds.headline, class_names=tuple(ds.class_names), metrics=outcome.test_metrics,
+        scores=outcome.test_scores, labels=outcome.test_labels, thresholds=outcome.thresholds,
+        params=outcome.params, train_time_s=outcome.train_time_s, throughput=outcome.throughput,
+        epochs=len(outcome.history), best_epoch=outcome.best_epoch, device=result.device,
+        val_score=outcome.val_metrics.get(ds.headline, float("nan")),
+    )
+
+
+def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best: dict[Pair, BestTrial],
+                       writer: RunWriter, observers: Observers) -> None:
+    """Retrain every pair in ``best`` with each of the suite's seeds; store each as it returns."""
+    import ray
+
+    remote = ray.remote(final_run).options(
+        num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial, max_retries=0)
+    shared: dict[str, SharedDataset] = {}
+    pending = {}
+    for pair, trial in best.items():
+        if pair.dataset not in shared:
+            shared[pair.dataset] = SharedDataset.put(datasets[pair.dataset], keep_test=True)
+        spec = TrialSpec(model=pair.model, training=suite.training, threads=max(1, int(suite.resources.cpus_per_trial)),
+                         imports=tuple(suite.imports))
+        for seed in suite.final.seeds:
+            ref = remote.remote(trial.config, shared[pair.dataset].ref, spec, seed)
+            pending[ref] = (pair, seed)
+    if pending:
+        observers.final_started(len(pending), tuple(suite.final.seeds))
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        pair, seed = pending.pop(done[0])
+        config = best[pair].config
+        try:
+            result = ray.get(done[0])
+        except Exception as exc:  # a failing retrain is recorded, the others go on
+            reason = error_reason(exc)
+            writer.add_failure(FailureRecord(pair.dataset, pair.model, f"final seed {seed}", reason))
+            observers.final_finished(FinalDone(pair, seed, config, reason=reason))
+            continue
+        record = final_record(pair, config, datasets[pair.dataset], result)
+        writer.add_final(record)
+        writer.save()
+        observers.final_finished(FinalDone(pair, seed, config, record, result.outcome.history,
+                                           result.outcome.val_metrics))

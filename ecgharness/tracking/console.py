@@ -1,0 +1,94 @@
+"""The console of ``bench run``: one line per prepared dataset, search, finished trial and
+final run, and (``--verbose``) one per reported epoch."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from ecgharness.benchmark.observers import FinalDone, Pair, RunInfo, RunObserver, SearchDone, SearchPlan, TrialEnd, TrialInfo
+from ecgharness.datasets.base import PreparedDataset
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def describe(config: dict[str, Any], limit: int = 6) -> str:
+    """The first ``limit`` hyperparameters as ``key=value`` pairs."""
+    items = list(config.items())
+    text = " ".join(f"{k}={_fmt(v)}" for k, v in items[:limit])
+    return text + (" ..." if len(items) > limit else "")
+
+
+class ConsoleObserver(RunObserver):
+    """Prints a run's progress to ``stream``.
+
+    Args:
+        stream: Where to print (default standard output).
+        verbose: Also print one line per reported epoch.
+    """
+
+    def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.verbose = verbose
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.stream, flush=True)
+
+    def suite_started(self, suite: Any) -> None:
+        self.print(f"suite {suite.name}: {len(suite.datasets)} dataset(s) x {len(suite.models)} model(s), "
+                   f"{suite.search.num_samples} trials each, up to {suite.training.max_epochs} epochs")
+
+    def dataset_prepared(self, dataset: PreparedDataset, seconds: float) -> None:
+        for line in dataset.summary_lines():
+            self.print(line)
+        self.print(f"  prepared in {seconds:.1f}s")
+
+    def pair_skipped(self, pair: Pair, reason: str) -> None:
+        self.print(f"skipping {pair.label}: {reason}")
+
+    def run_started(self, run: RunInfo) -> None:
+        self.print(f"results in {run.run_dir}")
+
+    def search_started(self, plan: SearchPlan) -> None:
+        self.print(f"searching {plan.pair.label}: {plan.num_samples} trial(s) over "
+                   f"{', '.join(plan.searched) or 'a fixed configuration'}; "
+                   f"ASHA on epoch (grace {plan.grace_period}, reduction {plan.reduction_factor})")
+
+    def trial_reported(self, trial: TrialInfo, metrics: dict[str, Any]) -> None:
+        if self.verbose:
+            self.print(f"    {trial.pair.label} {trial.trial_id} epoch {metrics.get('epoch')}/{trial.max_epochs} "
+                       f"score {_fmt(metrics.get('score'))} (best {_fmt(metrics.get('best_score'))})")
+
+    def trial_ended(self, end: TrialEnd) -> None:
+        trial = end.trial
+        if end.status == "failed":
+            self.print(f"  {trial.pair.label:<28} {trial.trial_id:<14} FAILED {end.reason}  {describe(trial.config)}")
+            return
+        self.print(f"  {trial.pair.label:<28} {trial.trial_id:<14} {end.status:<26} "
+                   f"epochs {end.epochs:>2}  best val {_fmt(end.best_score):<6} {end.seconds:5.1f}s  "
+                   f"{describe(trial.config)}")
+
+    def search_finished(self, done: SearchDone) -> None:
+        label = done.pair.label
+        self.print(f"  {label}: search took {done.seconds:.1f}s")
+        if done.best is not None:
+            self.print(f"  best {label}: val {done.headline} {done.best.score:.4f} ({done.best.trial_id})")
+        else:
+            self.print(f"  {label}: every trial failed; see trials.csv")
+
+    def final_started(self, runs: int, seeds: tuple[int, ...]) -> None:
+        self.print(f"final evaluation: {runs} run(s) (best configuration x seeds {list(seeds)}), "
+                   "each scored once on the test split")
+
+    def final_finished(self, done: FinalDone) -> None:
+        label = done.pair.label
+        if done.record is None:
+            self.print(f"  final {label} seed {done.seed}: FAILED {done.reason}")
+            return
+        r = done.record
+        self.print(f"  final {label} seed {done.seed}: test {r.headline} {r.metrics[r.headline]:.4f}, "
+                   f"accuracy {r.metrics['accuracy']:.4f} ({r.best_epoch} epochs best, {r.train_time_s:.1f}s)")

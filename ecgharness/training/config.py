@@ -1,0 +1,113 @@
+"""Options of the training loop, and which of them a search space may tune.
+
+A trial's hyperparameters come in one flat mapping (what the search space sampled). Those
+named like a field of :class:`Optimiser` set the optimiser, those named like a searchable
+field of :class:`TrainConfig` override the suite's value for that trial, and the rest go to
+the model's builder: :func:`split_hyperparameters`. :data:`TRAINING_KEYS` is derived from
+the fields, so a new technique is one field here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+_SEARCHABLE = {"searchable": True}
+
+
+@dataclass(frozen=True)
+class Optimiser:
+    """AdamW and the batch size: always searchable, never part of a suite's ``training``.
+
+    Attributes:
+        lr: Learning rate.
+        batch_size: Training mini-batch size.
+        weight_decay: AdamW's decoupled weight decay.
+    """
+
+    lr: float = 1e-3
+    batch_size: int = 128
+    weight_decay: float = 1e-4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of the training loop shared by all trials of a suite.
+
+    The techniques (loss to scheduler) can also be searched: a search space may hold any
+    of them as a key, overriding the suite's value for that trial.
+
+    Attributes:
+        max_epochs: Upper bound on epochs (ASHA may stop a trial earlier).
+        patience: Epochs without validation improvement before stopping.
+        grad_clip: Max gradient norm.
+        eval_batch_size: Batch size for validation and test passes.
+        loss: ``cross_entropy`` (BCE-with-logits for multi-label tasks) or ``focal``.
+        focal_gamma: Focusing parameter of the focal loss.
+        class_weighted: Weight the single-label loss by w_c = N / (K * n_c).
+        sampler: ``shuffle`` (each example once per epoch) or ``weighted`` (class-balanced draws).
+        augment_noise: Std of Gaussian noise added to training signals (0: off).
+        augment_scale: Training signals scaled by U(1 - s, 1 + s) (0: off).
+        augment_shift: Circular time shift of up to this many samples (0: off).
+        scheduler: ``none``, ``plateau`` (ReduceLROnPlateau on the validation metric) or ``cosine``.
+        precision: ``fp32``, or ``bf16`` autocast (used on CUDA only).
+    """
+
+    max_epochs: int = 10
+    patience: int = 5
+    grad_clip: float = 1.0
+    eval_batch_size: int = 1024
+    loss: Literal["cross_entropy", "focal"] = field(default="cross_entropy", metadata=_SEARCHABLE)
+    focal_gamma: float = field(default=2.0, metadata=_SEARCHABLE)
+    class_weighted: bool = field(default=True, metadata=_SEARCHABLE)
+    sampler: Literal["shuffle", "weighted"] = field(default="shuffle", metadata=_SEARCHABLE)
+    augment_noise: float = field(default=0.0, metadata=_SEARCHABLE)
+    augment_scale: float = field(default=0.0, metadata=_SEARCHABLE)
+    augment_shift: int = field(default=0, metadata=_SEARCHABLE)
+    scheduler: Literal["none", "plateau", "cosine"] = field(default="none", metadata=_SEARCHABLE)
+    precision: Literal["fp32", "bf16"] = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be at least 1, got {self.patience}")
+        if self.augment_noise < 0 or not 0 <= self.augment_scale < 1 or self.augment_shift < 0:
+            raise ValueError("augment_noise >= 0, 0 <= augment_scale < 1 and augment_shift >= 0 are required")
+
+
+OPTIMISER_KEYS = tuple(f.name for f in dataclasses.fields(Optimiser))
+TECHNIQUE_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("searchable"))
+# Training hyperparameters a search space may hold (anything else belongs to the model).
+TRAINING_KEYS = OPTIMISER_KEYS + TECHNIQUE_KEYS
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """What one training run uses, resolved from the suite's loop options and a trial's values.
+
+    Attributes:
+        loop: The suite's :class:`TrainConfig` with the trial's searched techniques applied.
+        optimiser: Learning rate, batch size and weight decay of the trial.
+        model: Hyperparameters of the model's builder.
+    """
+
+    loop: TrainConfig
+    optimiser: Optimiser
+    model: dict[str, Any]
+
+
+def split_hyperparameters(train_config: TrainConfig, hyperparameters: Mapping[str, Any]) -> TrialSettings:
+    """A trial's flat hyperparameters as optimiser, loop options and model hyperparameters."""
+    optimiser = {k: v for k, v in hyperparameters.items() if k in OPTIMISER_KEYS}
+    techniques = {k: v for k, v in hyperparameters.items() if k in TECHNIQUE_KEYS}
+    model = {k: v for k, v in hyperparameters.items() if k not in TRAINING_KEYS}
+    defaults = Optimiser()
+    return TrialSettings(
+        loop=dataclasses.replace(train_config, **techniques),
+        optimiser=Optimiser(lr=float(optimiser.get("lr", defaults.lr)),
+                            batch_size=int(optimiser.get("batch_size", defaults.batch_size)),
+                            weight_decay=float(optimiser.get("weight_decay", defaults.weight_decay))),
+        model=model,
+    )

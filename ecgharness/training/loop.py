@@ -1,0 +1,308 @@
+"""The one training loop every trial and every final evaluation runs.
+
+Whole splits live as tensors on the trial's device and mini-batches are drawn by
+indexing them with a shuffled permutation, so the hot loop has no per-sample
+Python and no DataLoader workers. AdamW, class-weighted cross-entropy, gradient
+clipping and early stopping on the validation headline metric. Metrics come from
+:mod:`ecgharness.evaluation.metrics`, the same code the leaderboard and the report use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgharness.datasets.base import PreparedDataset, Split
+from ecgharness.evaluation.metrics import summary_metrics
+from ecgharness.evaluation.thresholds import choose_thresholds
+from ecgharness.training import techniques
+from ecgharness.training.config import TrainConfig, TrialSettings, split_hyperparameters
+from ecgharness.training.inputs import InputFn, check_compatible, input_fn
+from ecgmodels import InputKind, create_model, model_info
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainOutcome:
+    """What one training run produced.
+
+    ``test_*`` and ``thresholds`` are set only when the run scored the test split;
+    ``thresholds`` (multi-label tasks) were chosen on validation.
+    """
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_score: float
+    val_metrics: dict[str, float]
+    params: int
+    train_time_s: float
+    throughput: float  # training examples per second
+    test_metrics: dict[str, float] | None = None
+    test_scores: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    thresholds: list[float] | None = None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(use_gpu: bool) -> torch.device:
+    if use_gpu and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """w_c = N / (K * n_c) for the classes present; absent classes get weight 0."""
+    counts = torch.bincount(y, minlength=num_classes).float()
+    present = counts > 0
+    weights = torch.zeros(num_classes, device=y.device)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights
+
+
+@dataclass
+class _OnDevice:
+    """A split as tensors on the training device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    meta: torch.Tensor | None
+
+    @classmethod
+    def of(cls, split: Split, device: torch.device, multilabel: bool) -> "_OnDevice":
+        y_type = torch.float32 if multilabel else torch.long
+        meta = None if split.meta is None else torch.tensor(np.asarray(split.meta), dtype=torch.float32,
+                                                             device=device)
+        return cls(torch.tensor(np.asarray(split.x), dtype=torch.float32, device=device),
+                   torch.tensor(np.asarray(split.y), dtype=y_type, device=device), meta)
+
+    def batch(self, idx: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.x[idx], None if self.meta is None else self.meta[idx]
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, data: _OnDevice, batch_size: int, inputs: InputFn,
+                   autocast: Any = contextlib.nullcontext) -> torch.Tensor:
+    model.eval()
+    out = []
+    for i in range(0, len(data.x), batch_size):
+        with autocast():
+            out.append(model(*inputs(*data.batch(slice(i, i + batch_size)))).float())
+    return torch.cat(out)
+
+
+def to_scores(logits: torch.Tensor, multilabel: bool) -> np.ndarray:
+    """Probabilities: sigmoid per class (multi-label) or softmax over classes."""
+    probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1)
+    return probs.cpu().numpy()
+
+
+def evaluate(dataset: PreparedDataset, y: np.ndarray, scores: np.ndarray,
+             thresholds: np.ndarray | None = None) -> dict[str, float]:
+    """The flat metric dictionary of predictions on one split of ``dataset``."""
+    return summary_metrics(y, scores, dataset.class_names, dataset.task, thresholds)
+
+
+@dataclass
+class _Run:
+    """Everything one training run holds between epochs."""
+
+    dataset: PreparedDataset
+    settings: TrialSettings
+    model: nn.Module
+    inputs: InputFn
+    autocast: Callable[[], Any]
+    train: _OnDevice
+    val: _OnDevice
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    sample_weights: torch.Tensor | None
+    generator: torch.Generator
+    device: torch.device
+
+    @property
+    def loop(self) -> TrainConfig:
+        return self.settings.loop
+
+    def val_scores(self) -> tuple[torch.Tensor, np.ndarray]:
+        logits = predict_logits(self.model, self.val, self.loop.eval_batch_size, self.inputs, self.autocast)
+        return logits, to_scores(logits, self.dataset.multilabel)
+
+
+def _loss(loop: TrainConfig, weights: torch.Tensor | None, multilabel: bool) -> nn.Module:
+    if loop.loss == "focal":
+        return techniques.FocalLoss(loop.focal_gamma, weights, multilabel)
+    if multilabel:
+        return nn.BCEWithLogitsLoss()
+    return nn.CrossEntropyLoss(weight=weights)
+
+
+def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, seed: int,
+           device: torch.device) -> _Run:
+    """Model, data on the device, loss, optimiser and schedule, in a seeded order."""
+    model_hp = dict(settings.model)
+    if model_info(model_name).input_kind == InputKind.SIGNAL_META:
+        check_compatible(model_name, dataset)
+        model_hp["meta_features"] = len(dataset.meta_names)
+    model = create_model(model_name, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
+                         **model_hp).to(device)
+    inputs = input_fn(model, device)
+    loop, multilabel = settings.loop, dataset.multilabel
+    use_bf16 = loop.precision == "bf16" and device.type == "cuda"
+    autocast = functools.partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
+    train = _OnDevice.of(dataset.splits["train"], device, multilabel)
+    val = _OnDevice.of(dataset.splits["val"], device, multilabel)
+    weights = class_weights(train.y, dataset.num_classes) if loop.class_weighted and not multilabel else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.optimiser.lr,
+                                  weight_decay=settings.optimiser.weight_decay)
+    return _Run(
+        dataset=dataset, settings=settings, model=model, inputs=inputs, autocast=autocast, train=train, val=val,
+        loss_fn=_loss(loop, weights, multilabel).to(device), optimizer=optimizer,
+        scheduler=techniques.make_scheduler(loop.scheduler, optimizer, loop.max_epochs),
+        sample_weights=(techniques.balanced_sample_weights(train.y, dataset.num_classes)
+                        if loop.sampler == "weighted" else None),
+        generator=torch.Generator(device="cpu").manual_seed(seed), device=device,
+    )
+
+
+def _train_epoch(run: _Run) -> tuple[float, int]:
+    """One pass over the training split: (mean loss, examples seen)."""
+    run.model.train()
+    loop, batch_size, n = run.loop, run.settings.optimiser.batch_size, len(run.train.y)
+    order = techniques.epoch_order(n, run.generator, run.sample_weights).to(run.device)
+    total, steps, seen = torch.zeros((), device=run.device), 0, 0
+    for i in range(0, n, batch_size):
+        idx = order[i : i + batch_size]
+        if len(idx) < 2:  # BatchNorm cannot train on a single example
+            continue
+        x, meta = run.train.batch(idx)
+        x = techniques.augment(x, loop.augment_noise, loop.augment_scale, loop.augment_shift, run.generator)
+        with run.autocast():
+            logits = run.model(*run.inputs(x, meta))
+        loss = run.loss_fn(logits.float(), run.train.y[idx])
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(run.model.parameters(), loop.grad_clip)
+        run.optimizer.step()
+        total += loss.detach()
+        steps += 1
+        seen += len(idx)
+    return float(total) / max(steps, 1), seen
+
+
+def _validate(run: _Run) -> tuple[dict[str, float], float, float]:
+    """(validation metrics, validation loss, headline score; -inf when undefined)."""
+    logits, scores = run.val_scores()
+    metrics = evaluate(run.dataset, run.val.y.cpu().numpy(), scores)
+    with torch.no_grad():
+        val_loss = float(run.loss_fn(logits, run.val.y))
+    score = metrics[run.dataset.headline]
+    return metrics, val_loss, score if math.isfinite(score) else -math.inf
+
+
+def _step_scheduler(run: _Run, score: float) -> None:
+    if isinstance(run.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        run.scheduler.step(score if math.isfinite(score) else 0.0)
+    elif run.scheduler is not None:
+        run.scheduler.step()
+
+
+def _score_test(run: _Run, outcome: TrainOutcome) -> None:
+    """Score the test split once with the current weights; thresholds come from validation."""
+    thresholds = None
+    if run.dataset.multilabel:  # decision thresholds come from validation, never from test
+        thresholds = choose_thresholds(run.val.y.cpu().numpy(), run.val_scores()[1])
+        outcome.thresholds = thresholds.tolist()
+    test = _OnDevice.of(run.dataset.splits["test"], run.device, run.dataset.multilabel)
+    logits = predict_logits(run.model, test, run.loop.eval_batch_size, run.inputs, run.autocast)
+    outcome.test_scores = to_scores(logits, run.dataset.multilabel)
+    outcome.test_labels = test.y.cpu().numpy()
+    outcome.test_metrics = evaluate(run.dataset, outcome.test_labels, outcome.test_scores, thresholds)
+
+
+def train_model(
+    dataset: PreparedDataset,
+    model_name: str,
+    config: Mapping[str, Any],
+    train_config: TrainConfig,
+    *,
+    seed: int = 0,
+    device: torch.device | None = None,
+    report: Callable[[dict[str, float]], None] | None = None,
+    evaluate_test: bool = False,
+) -> TrainOutcome:
+    """Train ``model_name`` with hyperparameters ``config`` on ``dataset``.
+
+    Args:
+        dataset: Prepared data; only ``train`` and ``val`` are used unless ``evaluate_test``.
+        model_name: Registered model name.
+        config: A trial's flat hyperparameters: optimiser (lr, batch_size, weight_decay),
+            searched techniques, and the model's (see :func:`split_hyperparameters`).
+        train_config: Loop options of the suite.
+        seed: Seeds weights initialisation and batch order.
+        device: Where to train (default CPU).
+        report: Called once per epoch with the epoch's metrics (Ray Tune's ``report``).
+        evaluate_test: After training, restore the best-validation weights and score the
+            test split once.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    device = device or torch.device("cpu")
+    seed_everything(seed)
+    run = _build(dataset, model_name, split_hyperparameters(train_config, config), seed, device)
+    history: list[dict[str, float]] = []
+    best_score, best_epoch, best_state, best_val = -math.inf, 0, None, {}
+    train_time, seen, stale = 0.0, 0, 0
+    for epoch in range(1, run.loop.max_epochs + 1):
+        start = time.perf_counter()
+        train_loss, epoch_seen = _train_epoch(run)
+        seen += epoch_seen
+        train_time += time.perf_counter() - start
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
+        val_metrics, val_loss, score = _validate(run)
+        _step_scheduler(run, score)
+        if score > best_score:
+            best_score, best_epoch, best_val, stale = score, epoch, val_metrics, 0
+            best_state = copy.deepcopy(run.model.state_dict())
+        else:
+            stale += 1
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "score": score,
+               "best_score": best_score, "lr": run.optimizer.param_groups[0]["lr"],
+               **{f"val_{k}": v for k, v in val_metrics.items() if "/" not in k},
+               "early_stopped": stale >= run.loop.patience}
+        history.append(row)
+        if report is not None:
+            report(dict(row))
+        if stale >= run.loop.patience:
+            break
+    outcome = TrainOutcome(history=history, best_epoch=best_epoch, best_score=best_score, val_metrics=best_val,
+                           params=sum(p.numel() for p in run.model.parameters()), train_time_s=train_time,
+                           throughput=seen / train_time if train_time > 0 else math.nan)
+    if evaluate_test:
+        if best_state is not None:
+            run.model.load_state_dict(best_state)
+        _score_test(run, outcome)
+    return outcome
