@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ecgharness.datasets import download as dl
+from ecgharness.datasets import chapman
 from ecgharness.datasets.download import (
     ChecksumMismatchError,
     DownloadError,
@@ -235,11 +235,11 @@ def test_chapman_download_extracts_the_archive(tmp_path: Path, monkeypatch: pyte
     server = tmp_path / "server"
     server.mkdir()
     table = pd.read_csv(FIXTURES / "chapman" / "Diagnostics.csv")
-    for name, file_id in dl.CHAPMAN_FILE_IDS.items():
+    for name, file_id in chapman.CHAPMAN_FILE_IDS.items():
         if name.endswith(".xlsx"):
             (table if name == "Diagnostics.xlsx" else table.head(1)).to_excel(server / file_id, index=False)
-            monkeypatch.setitem(dl.CHAPMAN_SHA256, name, sha256(server / file_id))
-    with zipfile.ZipFile(server / dl.CHAPMAN_FILE_IDS["ECGDataDenoised.zip"], "w") as zf:
+            monkeypatch.setitem(chapman.CHAPMAN_SHA256, name, sha256(server / file_id))
+    with zipfile.ZipFile(server / chapman.CHAPMAN_FILE_IDS["ECGDataDenoised.zip"], "w") as zf:
         for csv in sorted((FIXTURES / "chapman" / "ECGDataDenoised").glob("*.csv")):
             zf.write(csv, f"ECGDataDenoised/{csv.name}")
     root = tmp_path / "data"

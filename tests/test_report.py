@@ -179,3 +179,15 @@ def test_missing_predictions_are_explained_not_hidden(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "ecgharness", "report", "--results-dir", str(root)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "mitbih__weak__seed1.npz" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_run_folder_names_its_format_and_a_newer_one_is_refused(tmp_path) -> None:
+    import json
+
+    folder = write_run(tmp_path / "tiny" / "v")
+    assert json.loads((folder / "format.json").read_text()) == {"format": "ecgharness-run", "version": 1}
+    (folder / "format.json").unlink()  # folders written before the format file existed read as version 1
+    assert len(read_run(folder).final_runs) == 6
+    (folder / "format.json").write_text(json.dumps({"format": "ecgharness-run", "version": 2}))
+    with pytest.raises(ValueError, match="format version 2; this ecgharness reads up to version 1"):
+        read_run(folder)

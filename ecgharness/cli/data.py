@@ -133,50 +133,14 @@ def info(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- what is on disk
 
 
-def _count(folder: Path, pattern: str) -> int:
-    return sum(1 for _ in folder.glob(pattern)) if folder.is_dir() else 0
-
-
-def _mitbih_status(root: Path) -> str:
-    from ecgharness.datasets.mitbih import ALL_RECORDS, record_dir
-
-    folder = record_dir(root)
-    complete = [r for r in ALL_RECORDS if all((folder / f"{r}.{e}").exists() for e in ("hea", "dat", "atr"))]
-    state = "complete" if len(complete) == len(ALL_RECORDS) else "missing: bench data download mitbih"
-    return f"{len(complete)} of {len(ALL_RECORDS)} records (.hea/.dat/.atr) in {folder} ({state})"
-
-
-def _ptbxl_status(root: Path) -> str:
-    folder = root / "ptbxl"
-    tables = [t for t in ("ptbxl_database.csv", "scp_statements.csv") if (folder / t).exists()]
-    counts = {rate: _count(folder / f"records{rate}", "*/*.hea") for rate in (100, 500)}
-    records = ", ".join(f"records{rate}/ {n:,} records" for rate, n in counts.items())
-    hint = "" if len(tables) == 2 and any(counts.values()) else " (missing: bench data download ptbxl)"
-    return f"{len(tables)} of 2 tables, {records} in {folder}{hint}"
-
-
-def _chapman_status(root: Path) -> str:
-    folder = root / "chapman"
-    table = next((t for t in ("Diagnostics.csv", "Diagnostics.xlsx") if (folder / t).exists()), None)
-    denoised, raw = _count(folder / "ECGDataDenoised", "*.csv"), _count(folder / "ECGData", "*.csv")
-    if not table or not (denoised or raw):
-        hint = " (missing: bench data download chapman)"
-    else:
-        hint = " (complete)" if denoised >= 10_646 or raw >= 10_646 else " (partial)"
-    return (f"{table or 'no Diagnostics table'}, ECGDataDenoised/ {denoised:,} of 10,646 records, "
-            f"ECGData/ {raw:,} in {folder}{hint}")
-
-
-_STATUS = {"mitbih": _mitbih_status, "ptbxl": _ptbxl_status, "chapman": _chapman_status}
-
-
 def _source_status(name: str, root: Path) -> str:
+    """The dataset's own status line (``DatasetSpec.status``), else a count of its source files."""
     from ecgharness.datasets import get_dataset_spec
     from ecgharness.datasets.base import parse_config
 
-    if name in _STATUS:
-        return _STATUS[name](root)
     spec = get_dataset_spec(name)
+    if spec.status is not None:
+        return spec.status(root)
     cfg = parse_config(name, None)
     if spec.default_root is not None:
         files = list(spec.source_files(cfg, spec.default_root(cfg)))

@@ -163,6 +163,11 @@ class DatasetSpec:
         headline: The metric rankings sort by.
         default_root: ``default_root(config) -> Path`` when the data lives with the package.
         description: One line for ``bench list datasets``.
+        version: Bumped when ``prepare`` changes its output, so older caches are not reused.
+        task: ``multiclass`` or ``multilabel``.
+        status: ``status(root) -> str`` for ``bench data info``: one line saying which source
+            files are present under the data root, and how to get the missing ones (default:
+            a count of ``source_files`` with the default config).
     """
 
     name: str
@@ -175,6 +180,7 @@ class DatasetSpec:
     default_root: Callable[[Any], Path] | None = None
     version: int = 1
     task: str = "multiclass"
+    status: Callable[[Path], str] | None = None
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")

@@ -2,10 +2,12 @@
 
 Each downloadable dataset is a :class:`Source` in :data:`SOURCES`: where its files live
 (PhysioNet or figshare), the SHA-256 of each file, and the folder under the data root its
-loader reads. PhysioNet publishes a ``SHA256SUMS.txt`` beside every release; it is
-fetched first and every file is checked against it. figshare publishes MD5 sums only, so
-the Chapman-Shaoxing workbooks are checked against SHA-256 sums recorded here (see
-:data:`CHAPMAN_SHA256`).
+loader reads. Each dataset module defines and registers its own source
+(:func:`register_source`); this module holds only the machinery and imports none of them.
+PhysioNet publishes a ``SHA256SUMS.txt`` beside every release; it is fetched first and
+every file is checked against it. figshare publishes MD5 sums only, so the
+Chapman-Shaoxing workbooks are checked against SHA-256 sums recorded in
+:mod:`ecgharness.datasets.chapman` (``CHAPMAN_SHA256``).
 
 Transfers resume after an interruption and a file already present with the right
 checksum is not fetched again (see :mod:`ecgharness.datasets.fetch`), so running a
@@ -23,7 +25,6 @@ import http.client
 import json
 import logging
 import os
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -53,9 +54,9 @@ log = logging.getLogger(__name__)
 MIRROR_ENV = "ECGHARNESS_MIRROR"
 
 __all__ = [
-    "CHAPMAN_SHA256", "ChecksumMismatchError", "DownloadError", "DownloadOptions", "DownloadSummary",
-    "MIRROR_ENV", "RemoteFile", "SOURCES", "Source", "UnsafePathError", "download_dataset", "download_file",
-    "extract_zip", "file_sha256", "get_source", "mirror_url", "parse_sha256sums", "safe_join",
+    "ChecksumMismatchError", "DownloadError", "DownloadOptions", "DownloadSummary", "MIRROR_ENV", "RemoteFile",
+    "SOURCES", "Source", "UnsafePathError", "download_dataset", "download_file", "extract_zip", "file_sha256",
+    "get_source", "listed", "mirror_url", "parse_sha256sums", "register_source", "safe_join",
 ]
 
 
@@ -125,44 +126,18 @@ class Source:
 SOURCES: Registry[Source] = Registry("download source")
 
 
-def _select_mitbih(sums: Mapping[str, str] | None, options: DownloadOptions) -> list[RemoteFile]:
-    from ecgharness.datasets.mitbih import ALL_RECORDS
-
-    records = [str(r) for r in ALL_RECORDS] if options.records is None else list(options.records)
-    unknown = [r for r in records if not r.isdigit() or int(r) not in ALL_RECORDS]
-    if unknown:
-        raise ConfigError(f"mitbih: unknown record(s) {unknown}; valid: {', '.join(map(str, ALL_RECORDS))}")
-    if sums is None:
-        return []  # options checked; the files come from the checksum list
-    names = ["RECORDS", "ANNOTATORS"] + [f"{r}.{ext}" for r in records for ext in ("hea", "dat", "atr")]
-    return _listed(sums, names, "mitbih")
+def register_source(source: Source) -> Source:
+    """Register ``source`` under its dataset name (each dataset module registers its own)."""
+    SOURCES.add(source.name, source)
+    return source
 
 
-def _select_ptbxl(sums: Mapping[str, str] | None, options: DownloadOptions) -> list[RemoteFile]:
-    rate = options.sampling_rate or 100
-    if rate not in (100, 500):
-        raise ConfigError(f"ptbxl: sampling_rate must be 100 (records100/) or 500 (records500/), got {rate}")
-    pattern = re.compile(rf"^records{rate}/\d{{5}}/(\d{{5}})_{'lr' if rate == 100 else 'hr'}\.(hea|dat)$")
-    bad = [r for r in options.records or () if not r.isdigit()]
-    if bad:
-        raise ConfigError(f"ptbxl: records are ecg_id numbers, got {bad}")
-    wanted = None if options.records is None else {int(r) for r in options.records}
-    if sums is None:
-        return []
-    names = ["ptbxl_database.csv", "scp_statements.csv"]
-    for path in sums:
-        match = pattern.match(path)
-        if match and (wanted is None or int(match.group(1)) in wanted):
-            names.append(path)
-    if wanted is not None:
-        found = {int(pattern.match(n).group(1)) for n in names[2:]}
-        missing = sorted(wanted - found)
-        if missing:
-            raise ConfigError(f"ptbxl: ecg_id(s) {missing[:10]} are not in the publisher's checksum list")
-    return _listed(sums, names, "ptbxl")
+def listed(sums: Mapping[str, str] | None, names: Iterable[str], dataset: str) -> list[RemoteFile]:
+    """The files ``names``, each with its SHA-256 from the publisher's checksum list ``sums``.
 
-
-def _listed(sums: Mapping[str, str] | None, names: Iterable[str], dataset: str) -> list[RemoteFile]:
+    Raises:
+        DownloadError: a name is not in the list (the mirror serves another release).
+    """
     sums = sums or {}
     missing = [n for n in names if n not in sums]
     if missing:
@@ -171,77 +146,6 @@ def _listed(sums: Mapping[str, str] | None, names: Iterable[str], dataset: str) 
             f"(first: {missing[:5]}); is the mirror serving the right release?"
         )
     return [RemoteFile(n, n, sums[n]) for n in names]
-
-
-# figshare publishes only MD5 sums. These SHA-256 sums were computed from verified copies
-# of the workbooks (Diagnostics.xlsx byte-identical in three independent copies; see
-# the shared data folder's SHA256SUMS.txt and README), so a download is checked as
-# strictly as a PhysioNet one.
-CHAPMAN_SHA256 = {
-    "Diagnostics.xlsx": "5c508faccf394bdeef092963ce3e6a8ce0bd7388f07a9ee6c25043375533a899",
-    "RhythmNames.xlsx": "a2d49618f32ba054955816058855d8adb86ffeb51a2085024f1fecdd5ec1f741",
-    "ConditionNames.xlsx": "c665fa6cb42f85d6ea3f84b64da96a466e3901580490e967427820fcd4d68b49",
-    "AttributesDictionary.xlsx": "7aa157a0579ac0d72eb6c63b42bb6d7ef3a0d5aad181ad16f3ea042f340487e8",
-}
-# figshare file ids of collection 4560497 (https://figshare.com/ndownloader/files/<id>).
-CHAPMAN_FILE_IDS = {
-    "Diagnostics.xlsx": "15653771",
-    "RhythmNames.xlsx": "15651296",
-    "ConditionNames.xlsx": "15651293",
-    "AttributesDictionary.xlsx": "15653762",
-    "ECGDataDenoised.zip": "15652862",
-    "ECGData.zip": "15651326",
-}
-
-
-def _select_chapman(sums: Mapping[str, str] | None, options: DownloadOptions) -> list[RemoteFile]:
-    signals = options.signals or "denoised"
-    archives = {"denoised": ["ECGDataDenoised.zip"], "raw": ["ECGData.zip"],
-                "both": ["ECGDataDenoised.zip", "ECGData.zip"]}
-    if signals not in archives:
-        raise ConfigError(f"chapman: signals must be one of {', '.join(archives)}, got {signals!r}")
-    files = [RemoteFile(CHAPMAN_FILE_IDS[n], n, sha) for n, sha in CHAPMAN_SHA256.items()]
-    # No SHA-256 or MD5 of the waveform archives is recorded here: the transfer is checked
-    # against the server's Content-Length and every member's CRC-32 while extracting.
-    files += [RemoteFile(CHAPMAN_FILE_IDS[n], n, None, extract=True) for n in archives[signals]]
-    return files
-
-
-for _source in (
-    Source(
-        name="mitbih", folder="mitdb", base_url="https://physionet.org/files/mitdb/1.0.0/",
-        landing="https://physionet.org/content/mitdb/1.0.0/", licence="ODC-By 1.0",
-        checksum_list="SHA256SUMS.txt", select=_select_mitbih, options=("records",),
-        note="48 records, about 94 MB; every file checked against PhysioNet's SHA256SUMS.txt",
-    ),
-    Source(
-        name="ptbxl", folder="ptbxl", base_url="https://physionet.org/files/ptb-xl/1.0.1/",
-        landing="https://physionet.org/content/ptb-xl/1.0.1/", licence="CC BY 4.0",
-        checksum_list="SHA256SUMS.txt", select=_select_ptbxl, options=("records", "sampling_rate"),
-        note="21,837 records: about 0.7 GB at 100 Hz, 2.5 GB at 500 Hz; every file checked against "
-             "PhysioNet's SHA256SUMS.txt",
-    ),
-    Source(
-        name="chapman", folder="chapman", base_url="https://figshare.com/ndownloader/files/",
-        landing="https://doi.org/10.6084/m9.figshare.c.4560497", licence="CC BY 4.0",
-        select=_select_chapman, options=("signals",),
-        note="4 workbooks checked against SHA-256 sums of verified copies (figshare publishes MD5 only); "
-             "ECGDataDenoised.zip (about 2 GB) has no recorded checksum: it is checked for completeness "
-             "and its members' CRC-32 while extracting, and its SHA-256 and MD5 are printed so you can "
-             "compare the MD5 with the one figshare shows on the file's page",
-    ),
-    Source(name="mitbih_sample", embedded=True,
-           note="embedded in the package (ecgharness/datasets/sample/); nothing to download"),
-    Source(name="synthetic", embedded=True, note="generated in code; nothing to download"),
-    Source(
-        name="mitbih_kaggle", folder="kaggle_heartbeat", manual=True,
-        landing="https://www.kaggle.com/datasets/shayanfazeli/heartbeat", licence="see Kaggle",
-        note="Kaggle downloads need a Kaggle account, so bench cannot fetch them: download the "
-             "dataset from https://www.kaggle.com/datasets/shayanfazeli/heartbeat and put "
-             "mitbih_train.csv and mitbih_test.csv in <data root>/kaggle_heartbeat/",
-    ),
-):
-    SOURCES.add(_source.name, _source)
 
 
 def get_source(name: str) -> Source:

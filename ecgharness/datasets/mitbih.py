@@ -18,11 +18,12 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Mapping
 
 import numpy as np
 
 from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.datasets.download import DownloadOptions, RemoteFile, Source, listed, register_source
 from ecgharness.errors import ConfigError, DataNotFoundError
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,32 @@ def sample_root(config: MITBIHConfig | None = None) -> Path:
     return Path(str(resources.files("ecgharness.datasets") / "sample" / "mitdb"))
 
 
+def source_status(root: Path) -> str:
+    """``bench data info``: complete records (.hea, .dat and .atr) in the data root."""
+    folder = record_dir(root)
+    complete = [r for r in ALL_RECORDS if all((folder / f"{r}.{e}").exists() for e in ("hea", "dat", "atr"))]
+    state = "complete" if len(complete) == len(ALL_RECORDS) else "missing: bench data download mitbih"
+    return f"{len(complete)} of {len(ALL_RECORDS)} records (.hea/.dat/.atr) in {folder} ({state})"
+
+
+def _select_mitbih(sums: Mapping[str, str] | None, options: DownloadOptions) -> list[RemoteFile]:
+    records = [str(r) for r in ALL_RECORDS] if options.records is None else list(options.records)
+    unknown = [r for r in records if not r.isdigit() or int(r) not in ALL_RECORDS]
+    if unknown:
+        raise ConfigError(f"mitbih: unknown record(s) {unknown}; valid: {', '.join(map(str, ALL_RECORDS))}")
+    if sums is None:
+        return []  # options checked; the files come from the checksum list
+    names = ["RECORDS", "ANNOTATORS"] + [f"{r}.{ext}" for r in records for ext in ("hea", "dat", "atr")]
+    return listed(sums, names, "mitbih")
+
+
+register_source(Source(
+    name="mitbih", folder="mitdb", base_url="https://physionet.org/files/mitdb/1.0.0/",
+    landing="https://physionet.org/content/mitdb/1.0.0/", licence="ODC-By 1.0",
+    checksum_list="SHA256SUMS.txt", select=_select_mitbih, options=("records",),
+    note="48 records, about 94 MB; every file checked against PhysioNet's SHA256SUMS.txt",
+))
+
 register_dataset(DatasetSpec(
     name="mitbih",
     config_cls=MITBIHConfig,
@@ -225,7 +252,11 @@ register_dataset(DatasetSpec(
     class_names=AAMI_CLASSES,
     headline="macro_f1",
     description="MIT-BIH Arrhythmia beats, AAMI N/S/V/F/Q; inter-patient DS1/DS2 (default) or intra-patient",
+    status=source_status,
 ))
+
+register_source(Source(name="mitbih_sample", embedded=True,
+                       note="embedded in the package (ecgharness/datasets/sample/); nothing to download"))
 
 register_dataset(DatasetSpec(
     name="mitbih_sample",

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.datasets.download import Source, register_source
 from ecgharness.errors import DataNotFoundError
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,14 @@ def prepare(config: KaggleConfig, root: Path) -> Prepared:
         notes={"protocol": "intra-patient (Kaggle train/test files share patients)", "fs": 125},
     )
 
+
+register_source(Source(
+    name="mitbih_kaggle", folder="kaggle_heartbeat", manual=True,
+    landing="https://www.kaggle.com/datasets/shayanfazeli/heartbeat", licence="see Kaggle",
+    note="Kaggle downloads need a Kaggle account, so bench cannot fetch them: download the "
+         "dataset from https://www.kaggle.com/datasets/shayanfazeli/heartbeat and put "
+         "mitbih_train.csv and mitbih_test.csv in <data root>/kaggle_heartbeat/",
+))
 
 register_dataset(DatasetSpec(
     name="mitbih_kaggle",

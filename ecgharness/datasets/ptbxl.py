@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Mapping
 
 import numpy as np
 
 from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.datasets.download import DownloadOptions, RemoteFile, Source, listed, register_source
 from ecgharness.errors import ConfigError, DataNotFoundError
 
 log = logging.getLogger(__name__)
@@ -237,6 +239,52 @@ def prepare(config: PTBXLConfig, root: Path) -> Prepared:
                     class_names=classes)
 
 
+def source_status(root: Path) -> str:
+    """``bench data info``: the two tables and the records of each sampling rate in the data root."""
+    folder = root / SUBDIR
+    tables = [t for t in ("ptbxl_database.csv", "scp_statements.csv") if (folder / t).exists()]
+    counts = {rate: _count(folder / f"records{rate}", "*/*.hea") for rate in (100, 500)}
+    records = ", ".join(f"records{rate}/ {n:,} records" for rate, n in counts.items())
+    hint = "" if len(tables) == 2 and any(counts.values()) else " (missing: bench data download ptbxl)"
+    return f"{len(tables)} of 2 tables, {records} in {folder}{hint}"
+
+
+def _count(folder: Path, pattern: str) -> int:
+    return sum(1 for _ in folder.glob(pattern)) if folder.is_dir() else 0
+
+
+def _select_ptbxl(sums: Mapping[str, str] | None, options: DownloadOptions) -> list[RemoteFile]:
+    rate = options.sampling_rate or 100
+    if rate not in (100, 500):
+        raise ConfigError(f"ptbxl: sampling_rate must be 100 (records100/) or 500 (records500/), got {rate}")
+    pattern = re.compile(rf"^records{rate}/\d{{5}}/(\d{{5}})_{'lr' if rate == 100 else 'hr'}\.(hea|dat)$")
+    bad = [r for r in options.records or () if not r.isdigit()]
+    if bad:
+        raise ConfigError(f"ptbxl: records are ecg_id numbers, got {bad}")
+    wanted = None if options.records is None else {int(r) for r in options.records}
+    if sums is None:
+        return []
+    names = ["ptbxl_database.csv", "scp_statements.csv"]
+    for path in sums:
+        match = pattern.match(path)
+        if match and (wanted is None or int(match.group(1)) in wanted):
+            names.append(path)
+    if wanted is not None:
+        found = {int(pattern.match(n).group(1)) for n in names[2:]}
+        missing = sorted(wanted - found)
+        if missing:
+            raise ConfigError(f"ptbxl: ecg_id(s) {missing[:10]} are not in the publisher's checksum list")
+    return listed(sums, names, "ptbxl")
+
+
+register_source(Source(
+    name="ptbxl", folder="ptbxl", base_url="https://physionet.org/files/ptb-xl/1.0.1/",
+    landing="https://physionet.org/content/ptb-xl/1.0.1/", licence="CC BY 4.0",
+    checksum_list="SHA256SUMS.txt", select=_select_ptbxl, options=("records", "sampling_rate"),
+    note="21,837 records: about 0.7 GB at 100 Hz, 2.5 GB at 500 Hz; every file checked against "
+         "PhysioNet's SHA256SUMS.txt",
+))
+
 register_dataset(DatasetSpec(
     name="ptbxl",
     config_cls=PTBXLConfig,
@@ -246,4 +294,5 @@ register_dataset(DatasetSpec(
     headline="macro_auroc",
     description="PTB-XL 12-lead, multi-label (superdiagnostic by default), strat_fold 1-8/9/10",
     task="multilabel",
+    status=source_status,
 ))

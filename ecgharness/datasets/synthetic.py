@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.datasets.download import Source, register_source
 
 CLASS_NAMES = ("A", "B", "C")
 
@@ -56,6 +57,8 @@ def prepare(config: SyntheticConfig, root: Path) -> Prepared:
         "test": make_split(config, val_n, 2),
     })
 
+
+register_source(Source(name="synthetic", embedded=True, note="generated in code; nothing to download"))
 
 register_dataset(DatasetSpec(
     name="synthetic",
