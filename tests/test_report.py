@@ -15,7 +15,7 @@ import pytest
 from report_fixtures import CLASSES, stored_labels, write_run
 
 from ecgharness.leaderboard.store import merge_runs, read_run
-from ecgharness.reports import render
+from ecgharness import rendering as render
 from ecgharness.evaluation.bootstrap import resample_indices
 from ecgharness.evaluation.metrics import per_class_table
 from ecgharness.reports.tables import build_reports, comparison_table

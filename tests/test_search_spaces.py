@@ -7,6 +7,7 @@ from ray.tune.search.sample import Categorical, Float, Integer
 
 from ecgharness.errors import ConfigError
 from ecgharness.search_spaces import load_search_space, parse_space, search_space_files
+from ecgharness.training.config import TrainConfig, split_hyperparameters
 from ecgmodels import create_model, list_models
 
 
@@ -17,7 +18,7 @@ def test_every_model_has_a_space_that_samples_buildable_configs(model: str) -> N
         assert key in space.params, f"{model} space lacks {key}"
     for seed in range(5):
         config = space.sample(seed)
-        _, model_hp = space.split_config(config)
+        model_hp = split_hyperparameters(TrainConfig(), config).model
         create_model(model, num_classes=5, **model_hp)  # must not raise
 
 

@@ -4,8 +4,8 @@ The runner reports each step of a suite to a list of :class:`RunObserver` object
 knows nothing about who listens. The console (:mod:`ecgharness.tracking.console`) and
 Weights & Biases (:mod:`ecgharness.tracking.wandb`) are two observers, plugged in by the
 command line; a third (say, MLflow) is one subclass that overrides the events it cares
-about. Every event is called in the driver process, in order; an observer's own errors
-are its own business (the runner does not catch them).
+about. Every event is called in the driver process, in order, and reaches every observer; an
+error raised by an observer is raised again, once all of them have had the event.
 """
 
 from __future__ import annotations
@@ -151,7 +151,13 @@ class Observers:
             raise AttributeError(f"{name!r} is not a run event; events: {', '.join(EVENTS)}")
 
         def broadcast(*args: Any, **kwargs: Any) -> None:
-            for observer in self._observers:
-                getattr(observer, name)(*args, **kwargs)
+            failure = None
+            for observer in self._observers:  # every observer hears the event, even if one fails
+                try:
+                    getattr(observer, name)(*args, **kwargs)
+                except BaseException as exc:  # re-raised once all were told
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
 
         return broadcast

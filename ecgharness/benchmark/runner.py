@@ -117,26 +117,30 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(),
     run_dir = (Path(options.results_dir) / suite.name / run_id).resolve()
     if run_dir.exists():
         raise FileExistsError(f"run folder {run_dir} already exists; choose another --run-id")
-    info = None
     try:
         observers.suite_started(suite)
         datasets = prepare_datasets(suite, options, observers)
         plan = plan_pairs(suite, datasets)
         for pair, reason in plan.skipped:
             observers.pair_skipped(pair, reason)
-        writer = RunWriter(run_dir, suite.name)
-        writer.create(suite.to_dict(), _provenance(suite, run_id, datasets))  # only once the data is ready
-        for pair, reason in plan.skipped:
-            writer.add_failure(FailureRecord(pair.dataset, pair.model, "compatibility", reason))
-        info = RunInfo(suite.name, run_id, run_dir)
+    except BaseException:
+        observers.run_finished(None)
+        raise
+    writer = RunWriter(run_dir, suite.name)
+    writer.create(suite.to_dict(), _provenance(suite, run_id, datasets))  # only once the data is ready
+    for pair, reason in plan.skipped:
+        writer.add_failure(FailureRecord(pair.dataset, pair.model, "compatibility", reason))
+    info = RunInfo(suite.name, run_id, run_dir)
+    started = False
+    try:
         observers.run_started(info)
         started = start_ray(options.address, options.num_cpus, run_dir / "logs")
-        try:
-            best = search_all(suite, plan, datasets, options.storage or str(run_dir / "tune"), writer, observers)
-            evaluate_finalists(suite, datasets, best, writer, observers)
-        finally:
-            writer.save()  # whatever finished is kept, even when the run is interrupted
-            stop_ray(started, run_dir / "logs")
+        best = search_all(suite, plan, datasets, options.storage or str(run_dir / "tune"), writer, observers)
+        evaluate_finalists(suite, datasets, best, writer, observers)
     finally:
-        observers.run_finished(info)
+        writer.save()  # whatever finished is kept, even when the run is interrupted
+        try:
+            observers.run_finished(info)  # e.g. W&B finishes its open runs
+        finally:
+            stop_ray(started, run_dir / "logs")
     return run_dir

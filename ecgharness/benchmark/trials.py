@@ -16,6 +16,7 @@ from ecgharness.benchmark.ray_session import SharedDataset
 from ecgharness.benchmark.suite import import_modules
 from ecgharness.datasets.base import PreparedDataset
 from ecgharness.training.config import TrainConfig
+from ecgharness.training.loop import TrainOutcome
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class FinalResult:
     """What one final retrain sends back to the driver."""
 
     seed: int
-    outcome: Any  # ecgharness.training.loop.TrainOutcome (torch is imported inside Ray only)
+    outcome: TrainOutcome
     device: str
     pid: int
 

@@ -186,6 +186,11 @@ class DatasetSpec:
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 
+def count_files(folder: Path, pattern: str) -> int:
+    """How many files under ``folder`` match the glob ``pattern`` (0 when the folder is missing)."""
+    return sum(1 for _ in folder.glob(pattern)) if folder.is_dir() else 0
+
+
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     DATASETS.add(spec.name, spec)
     return spec

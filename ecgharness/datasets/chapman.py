@@ -22,7 +22,7 @@ from typing import Literal, Mapping
 
 import numpy as np
 
-from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.datasets.base import DatasetSpec, Prepared, Split, count_files, register_dataset
 from ecgharness.datasets.download import DownloadOptions, RemoteFile, Source, register_source
 from ecgharness.errors import ConfigError, DataNotFoundError
 
@@ -235,17 +235,13 @@ def source_status(root: Path) -> str:
     """``bench data info``: the Diagnostics table and the records of each signal folder in the data root."""
     folder = root / SUBDIR
     table = next((t for t in ("Diagnostics.csv", "Diagnostics.xlsx") if (folder / t).exists()), None)
-    denoised, raw = _count(folder / "ECGDataDenoised", "*.csv"), _count(folder / "ECGData", "*.csv")
+    denoised, raw = count_files(folder / "ECGDataDenoised", "*.csv"), count_files(folder / "ECGData", "*.csv")
     if not table or not (denoised or raw):
         hint = " (missing: bench data download chapman)"
     else:
         hint = " (complete)" if denoised >= 10_646 or raw >= 10_646 else " (partial)"
     return (f"{table or 'no Diagnostics table'}, ECGDataDenoised/ {denoised:,} of 10,646 records, "
             f"ECGData/ {raw:,} in {folder}{hint}")
-
-
-def _count(folder: Path, pattern: str) -> int:
-    return sum(1 for _ in folder.glob(pattern)) if folder.is_dir() else 0
 
 
 # figshare publishes only MD5 sums. These SHA-256 sums were computed from verified copies

@@ -25,7 +25,7 @@ from typing import Literal, Mapping
 
 import numpy as np
 
-from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.datasets.base import DatasetSpec, Prepared, Split, count_files, register_dataset
 from ecgharness.datasets.download import DownloadOptions, RemoteFile, Source, listed, register_source
 from ecgharness.errors import ConfigError, DataNotFoundError
 
@@ -243,14 +243,10 @@ def source_status(root: Path) -> str:
     """``bench data info``: the two tables and the records of each sampling rate in the data root."""
     folder = root / SUBDIR
     tables = [t for t in ("ptbxl_database.csv", "scp_statements.csv") if (folder / t).exists()]
-    counts = {rate: _count(folder / f"records{rate}", "*/*.hea") for rate in (100, 500)}
+    counts = {rate: count_files(folder / f"records{rate}", "*/*.hea") for rate in (100, 500)}
     records = ", ".join(f"records{rate}/ {n:,} records" for rate, n in counts.items())
     hint = "" if len(tables) == 2 and any(counts.values()) else " (missing: bench data download ptbxl)"
     return f"{len(tables)} of 2 tables, {records} in {folder}{hint}"
-
-
-def _count(folder: Path, pattern: str) -> int:
-    return sum(1 for _ in folder.glob(pattern)) if folder.is_dir() else 0
 
 
 def _select_ptbxl(sums: Mapping[str, str] | None, options: DownloadOptions) -> list[RemoteFile]:

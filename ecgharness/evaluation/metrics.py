@@ -323,10 +323,8 @@ def summary_metrics(labels: np.ndarray, scores: np.ndarray, class_names: Sequenc
         out[f"ppv/{name}"] = float(rates["precision"][j])
         out[f"auroc/{name}"] = float(auroc[j])
         out[f"support/{name}"] = float(c["support"][j])
-    if task == "multilabel":
-        cut = np.full(k, 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-        for j, name in enumerate(class_names):
-            out[f"threshold/{name}"] = float(cut[j])
+        if task == "multilabel":
+            out[f"threshold/{name}"] = float(0.5 if thresholds is None else thresholds[j])
     return out
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from ecgharness.leaderboard.rankings import leaderboard_frames, seed_count
 from ecgharness.leaderboard.statistics import dataset_report
 from ecgharness.leaderboard.store import RunResults
-from ecgharness.reports.render import latex_table, markdown
+from ecgharness.rendering import latex_table, markdown
 
 FORMATS = ("table", "markdown", "csv", "latex")
 

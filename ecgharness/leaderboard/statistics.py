@@ -22,7 +22,7 @@ from ecgharness.evaluation.bootstrap import (
     paired_p_value,
     resample_indices,
 )
-from ecgharness.evaluation.metrics import per_class_table
+from ecgharness.evaluation.metrics import confusion_matrix, per_class_table
 from ecgharness.evaluation.references import references_for
 from ecgharness.leaderboard.rankings import leaderboard_frames
 from ecgharness.leaderboard.store import RunResults
@@ -94,9 +94,8 @@ def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resam
         tables = [per_class_table(labels, p["scores"], class_names, task, p.get("thresholds")) for p in preds]
         per_class[model] = sum(t.astype(float) for t in tables) / len(tables)
         if task == "multiclass":
-            k = len(class_names)
-            confusion[model] = sum(np.bincount(labels * k + p["scores"].argmax(axis=1), minlength=k * k)
-                                   .reshape(k, k) for p in preds)
+            confusion[model] = sum(confusion_matrix(labels, p["scores"].argmax(axis=1), len(class_names))
+                                   for p in preds)
     ranking = ranking.copy()
     leader = ranking["model"].iloc[0]
     intervals = [confidence_interval(distributions[m]) for m in ranking["model"]]

@@ -257,8 +257,10 @@ def read_run(path: Path) -> RunResults:
     path = Path(path)
     if not is_run(path):
         raise FileNotFoundError(f"{path} is not a completed run folder (no final_metrics.csv)")
-    version = json.loads((path / "format.json").read_text()).get("version") \
-        if (path / "format.json").exists() else FORMAT_VERSION
+    stamp = json.loads((path / "format.json").read_text()) if (path / "format.json").exists() else {}
+    if stamp.get("format", FORMAT_NAME) != FORMAT_NAME:
+        raise ValueError(f"{path}/format.json says {stamp.get('format')!r}, not {FORMAT_NAME!r}: not a run folder")
+    version = stamp.get("version", FORMAT_VERSION)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(f"{path} is a run folder of format version {version}; this ecgharness reads up to "
                          f"version {FORMAT_VERSION}: upgrade ecgharness to read it")

@@ -25,7 +25,8 @@ import pandas as pd
 
 from ecgharness.leaderboard.rankings import seed_count
 from ecgharness.leaderboard.store import RunResults
-from ecgharness.reports import plots, render
+from ecgharness import rendering as render
+from ecgharness.reports import plots
 from ecgharness.reports.tables import (
     DatasetReport,
     aami_rows,

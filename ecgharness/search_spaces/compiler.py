@@ -78,13 +78,6 @@ class SearchSpace:
         extra = parse_space(self.model, overrides, where)
         return SearchSpace(self.model, {**self.params, **extra.params}, f"{self.source} + {where}")
 
-    @staticmethod
-    def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A sampled config as (training hyperparameters, model hyperparameters)."""
-        train = {k: v for k, v in config.items() if k in TRAINING_KEYS}
-        model = {k: v for k, v in config.items() if k not in TRAINING_KEYS}
-        return train, model
-
 
 def _parse_param(key: str, value: Any, where: str) -> Param:
     if isinstance(value, _SCALAR):

@@ -1,4 +1,4 @@
-"""Tables of display strings as Markdown, HTML and LaTeX (booktabs)."""
+"""Tables of display strings as Markdown, HTML and LaTeX (booktabs), for the leaderboard and the report."""
 
 from __future__ import annotations
 
