@@ -2,7 +2,7 @@
 
 from ecgmodels.layers.attention_pool import AttentionPool1d
 from ecgmodels.layers.conv import ConvBNReLU1d
-from ecgmodels.layers.heads import ConcatPool1d, fastai_head
+from ecgmodels.layers.heads import ConcatPool1d, fastai_head, kaiming_init
 from ecgmodels.layers.positional import SinusoidalPositionalEncoding
 from ecgmodels.layers.residual import ResidualBlock1d
 from ecgmodels.layers.se import SqueezeExcite1d
@@ -12,6 +12,7 @@ __all__ = [
     "AttentionPool1d",
     "ConcatPool1d",
     "fastai_head",
+    "kaiming_init",
     "ConvBNReLU1d",
     "ResidualBlock1d",
     "SinusoidalPositionalEncoding",
