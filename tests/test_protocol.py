@@ -1,0 +1,164 @@
+"""The rules a benchmark's credibility rests on, each checked by behaviour so that breaking
+the rule fails a test: thresholds from validation, best-validation weights for the test,
+techniques that are switched on really act, the test split never reaches a search trial,
+and the report's intervals and p-values equal an independent computation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from ecgharness.datasets import load_dataset
+from ecgharness.datasets.base import PreparedDataset, Split
+from ecgharness.evaluation.thresholds import choose_thresholds
+from ecgharness.training import loop, techniques
+from ecgharness.training.config import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> PreparedDataset:
+    return load_dataset("synthetic", {"n_per_class": 40, "length": 64, "noise": 0.6}, use_cache=False)
+
+
+def _multilabel(rng: np.random.Generator, n: int, shift: float) -> Split:
+    y = (rng.random((n, 2)) < 0.4).astype(np.float32)
+    x = rng.normal(0, 1, (n, 1, 48)).astype(np.float32)
+    x[:, 0, :12] += (1.5 + shift) * y[:, :1]
+    x[:, 0, 24:36] += (1.5 - shift) * y[:, 1:]
+    return Split(x, y)
+
+
+def test_multilabel_thresholds_are_chosen_on_validation_labels(monkeypatch) -> None:
+    rng = np.random.default_rng(0)
+    ds = PreparedDataset(name="toy", config={}, class_names=("a", "b"), headline="macro_auroc", cache_key="x",
+                         task="multilabel", splits={"train": _multilabel(rng, 160, 0), "val": _multilabel(rng, 60, 0),
+                                                    "test": _multilabel(rng, 90, 1.0)})
+    seen = []
+
+    def spy(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        seen.append((y, choose_thresholds(y, scores)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(loop, "choose_thresholds", spy)
+    out = loop.train_model(ds, "cnn_lstm", {"conv_width": 8, "lstm_hidden": 8, "batch_size": 32},
+                           TrainConfig(max_epochs=2, patience=2), evaluate_test=True)
+    (labels, chosen), = seen
+    np.testing.assert_array_equal(labels, ds.splits["val"].y)  # never the test labels
+    assert out.thresholds == chosen.tolist()
+    assert [out.test_metrics[f"threshold/{c}"] for c in "ab"] == chosen.tolist()
+
+
+def test_choose_thresholds_maximises_sklearn_f1_on_validation() -> None:
+    rng = np.random.default_rng(1)
+    y = (rng.random((200, 3)) < 0.3).astype(np.float32)
+    scores = np.clip(0.5 * y + rng.random((200, 3)) * 0.7, 0, 1)
+    chosen = choose_thresholds(y, scores)
+    for c in range(3):
+        candidates = np.unique(np.r_[scores[:, c], 0.5])
+        best = max(f1_score(y[:, c], scores[:, c] >= t) for t in candidates)
+        assert f1_score(y[:, c], scores[:, c] >= chosen[c]) == pytest.approx(best)
+
+
+def test_the_test_split_is_scored_with_the_best_validation_weights(synthetic) -> None:
+    """With test == validation, the test metrics must equal the best epoch's validation metrics."""
+    ds = PreparedDataset(**{**synthetic.__dict__, "splits": {**synthetic.splits, "test": synthetic.splits["val"]}})
+    for seed in range(6):
+        out = loop.train_model(ds, "cnn_lstm", {"lr": 3e-2, "batch_size": 16, "conv_width": 8, "lstm_hidden": 8},
+                               TrainConfig(max_epochs=6, patience=6), seed=seed, evaluate_test=True)
+        if out.best_epoch < len(out.history) and out.history[-1]["score"] < out.best_score:
+            break
+    else:
+        pytest.fail("no seed whose last epoch was worse than its best; the check needs one")
+    assert out.test_metrics["macro_f1"] == pytest.approx(out.best_score)
+    assert out.test_metrics["macro_f1"] != pytest.approx(out.history[-1]["score"])
+    assert out.test_metrics == pytest.approx(out.val_metrics, nan_ok=True)
+
+
+def test_focal_loss_is_the_loss_that_trains(synthetic, monkeypatch) -> None:
+    calls = []
+
+    class Spy(techniques.FocalLoss):
+        def forward(self, logits, target):
+            calls.append(len(target))
+            return super().forward(logits, target)
+
+    monkeypatch.setattr(techniques, "FocalLoss", Spy)
+    loop.train_model(synthetic, "cnn_lstm", {"conv_width": 8, "lstm_hidden": 8, "batch_size": 32},
+                     TrainConfig(max_epochs=1, loss="focal"))
+    assert sum(calls) >= len(synthetic.splits["train"].y)  # every training example went through it
+
+
+def test_weighted_sampler_balances_the_batches_the_model_sees(synthetic, monkeypatch) -> None:
+    y = synthetic.splits["train"].y
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:6], np.flatnonzero(y == 2)[:6]]  # 40 / 6 / 6
+    train = Split(synthetic.splits["train"].x[keep], synthetic.splits["train"].y[keep])
+    ds = PreparedDataset(**{**synthetic.__dict__, "splits": {**synthetic.splits, "train": train}})
+    drawn = []
+    real = techniques.epoch_order
+    monkeypatch.setattr(techniques, "epoch_order", lambda n, g, w: drawn.append(real(n, g, w)) or drawn[-1])
+    loop.train_model(ds, "cnn_lstm", {"conv_width": 8, "lstm_hidden": 8, "batch_size": 16},
+                     TrainConfig(max_epochs=30, patience=30, sampler="weighted"), seed=0)
+    classes = np.bincount(train.y[torch.cat(drawn).numpy()], minlength=3) / (30 * len(train.y))
+    assert np.abs(classes - 1 / 3).max() < 0.05, classes  # the natural shares are 0.77 / 0.12 / 0.12
+
+
+def test_search_trials_never_receive_the_test_split(synthetic, monkeypatch) -> None:
+    from ecgharness.benchmark import ray_session, runner, search, trials
+    from ecgharness.benchmark.suite import parse_suite
+
+    class Local(ray_session.SharedDataset):  # the object store without Ray
+        @classmethod
+        def put(cls, dataset, keep_test):
+            return cls(ray_session.materialise(dataset, keep_test))
+
+        def get(self):
+            return self.ref
+
+    handed = []
+    monkeypatch.setattr(runner, "SharedDataset", Local)
+    monkeypatch.setattr(search, "search_pair", lambda suite, pair, space, data, *a: handed.append(data.get()))
+    suite = parse_suite({"name": "t", "datasets": ["synthetic"], "models": ["cnn_lstm"]}, "t.yaml")
+    runner.search_all(suite, runner.plan_pairs(suite, {"synthetic": synthetic}), {"synthetic": synthetic},
+                      "unused", None, None)
+    assert [sorted(d.splits) for d in handed] == [["train", "val"]]
+    with pytest.raises(RuntimeError, match="must not receive the test split"):
+        trials.search_trial({}, Local(synthetic), trials.TrialSpec("cnn_lstm", TrainConfig(max_epochs=1)))
+
+
+def test_report_intervals_and_p_values_equal_an_independent_computation(tmp_path) -> None:
+    from report_fixtures import model_scores, stored_labels, write_run
+
+    from ecgharness.evaluation.bootstrap import resample_indices
+    from ecgharness.leaderboard.rankings import leaderboard_frames
+    from ecgharness.leaderboard.statistics import dataset_report
+    from ecgharness.leaderboard.store import read_run
+
+    run = read_run(write_run(tmp_path / "tiny" / "r"))
+    frame = leaderboard_frames(run)["mitbih"]
+    report = dataset_report(run, "mitbih", frame, n_resamples=200, seed=4)
+    labels = stored_labels()
+    indices = resample_indices(labels, 200, seed=4)
+    np.testing.assert_array_equal(report.indices, indices)
+
+    def distribution(model: str) -> np.ndarray:  # sklearn on each materialised resample, mean over seeds
+        per_seed = []
+        for seed in (0, 1):
+            pred = model_scores(model, seed, labels).argmax(axis=1)
+            per_seed.append([f1_score(labels[i], pred[i], average="macro") for i in indices])
+        return np.mean(per_seed, axis=0)
+
+    dists = {m: distribution(m) for m in frame["model"]}
+    leader = frame["model"].iloc[0]
+    for row in report.ranking.itertuples():
+        low, high = np.percentile(dists[row.model], [2.5, 97.5])
+        assert (row.ci_low, row.ci_high) == pytest.approx((low, high), abs=1e-12)
+        if row.model == leader:
+            assert math.isnan(row.p_vs_leader)
+            continue
+        d = dists[row.model] - dists[leader]
+        expected = min(1.0, 2 * min((d <= 0).sum() + 1, (d >= 0).sum() + 1) / (len(d) + 1))
+        assert row.p_vs_leader == pytest.approx(expected)
