@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from ecgharness.datasets import load_dataset
 from ecgharness.datasets.mitbih import DS1, DS2, PACED
 from ecgharness.errors import ConfigError, DataNotFoundError
-from helpers import annotation_counts, copy_record, kaggle_style_beats, write_kaggle_csv
+from helpers import AAMI, annotation_counts, copy_record, kaggle_style_beats, write_kaggle_csv
 
 CLASSES = ("N", "S", "V", "F", "Q")
 SAMPLE_TRAIN, SAMPLE_VAL, SAMPLE_TEST = (118, 124, 207, 208, 209), (223,), (213, 232, 233)
@@ -149,3 +150,33 @@ def test_full_mitbih_aami_totals_of_ds1_and_ds2(real_data) -> None:
     # the totals de Chazal et al. (IEEE TBME 2004, Table I) report for DS1 and DS2
     assert ds1 == {"N": 45866, "S": 944, "V": 3788, "F": 415, "Q": 8}
     assert ds2 == {"N": 44259, "S": 1837, "V": 3221, "F": 388, "Q": 7}
+
+
+def _rr_oracle(folder: Path, rec: int, local: int = 10) -> np.ndarray:
+    """The nine RR features of one record's beats, by a plain loop over wfdb's annotations."""
+    import wfdb
+
+    ann = wfdb.rdann(str(folder / str(rec)), "atr")
+    symbols = {s for group in AAMI.values() for s in group}
+    t = [s / ann.fs for s, sym in zip(ann.sample, ann.symbol) if sym in symbols]
+    n, mean_rr = len(t), (t[-1] - t[0]) / (len(t) - 1)
+    pre = [t[1] - t[0]] + [t[i] - t[i - 1] for i in range(1, n)]
+    post = [t[i + 1] - t[i] for i in range(n - 1)] + [t[-1] - t[-2]]
+    rows = []
+    for i in range(n):
+        around = pre[max(0, i - local // 2):min(n, i - local // 2 + local)]
+        loc = sum(around) / len(around)
+        rows.append([pre[i], post[i], loc, mean_rr, pre[i] / mean_rr, post[i] / mean_rr, loc / mean_rr,
+                     pre[i] / post[i], pre[i] / loc])
+    return np.array(rows)
+
+
+def test_rr_features_come_from_each_beats_own_record(sample_dir) -> None:
+    ds = load_dataset("mitbih_sample")
+    raw = {split: np.concatenate([_rr_oracle(sample_dir, r) for r in recs])
+           for split, recs in (("train", SAMPLE_TRAIN), ("val", SAMPLE_VAL), ("test", SAMPLE_TEST))}
+    mean, std = raw["train"].mean(axis=0), raw["train"].std(axis=0)  # statistics of the training split only
+    assert ds.meta_names[:2] == ("rr_pre", "rr_post") and len(ds.meta_names) == 9
+    for split in ("train", "val", "test"):
+        np.testing.assert_allclose(ds.splits[split].meta, (raw[split] - mean) / std, rtol=1e-4, atol=1e-4)
+    assert load_dataset("mitbih_sample", {"rr_features": False}).splits["train"].meta is None

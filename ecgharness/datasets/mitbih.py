@@ -43,6 +43,11 @@ DS2 = (100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212, 213, 214, 219
 PACED = (102, 104, 107, 217)
 ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
 SUBDIR = "mitdb"
+# RR-interval features of a beat (seconds, then ratios), after de Chazal et al. (IEEE TBME
+# 2004): the intervals to the previous and the next beat, the mean interval over the
+# surrounding beats and over the record, and their ratios.
+RR_FEATURES = ("rr_pre", "rr_post", "rr_local", "rr_record", "rr_pre_to_record", "rr_post_to_record",
+               "rr_local_to_record", "rr_pre_to_post", "rr_pre_to_local")
 PHYSIONET_URL = "https://physionet.org/content/mitdb/1.0.0/"
 
 
@@ -63,6 +68,12 @@ class MITBIHConfig:
         seed: Seed of the intra-patient split.
         records: Use only these records (default: all present).
         minutes: Use only the first minutes of each record (default: all 30).
+        rr_features: Carry the beat's RR-interval features (:data:`RR_FEATURES`, from the
+            annotated beat positions of its own record) as per-beat metadata, standardised
+            with statistics of the training split; models that take signal + metadata use them.
+        context_s: Seconds of extra signal on each side of the beat window, so the window
+            holds the neighbouring beats (0: one beat).
+        rr_local_beats: RR intervals averaged for ``rr_local`` (centred on the beat).
     """
 
     split: Literal["interpatient", "intrapatient"] = "interpatient"
@@ -77,8 +88,14 @@ class MITBIHConfig:
     seed: int = 0
     records: tuple[int, ...] | None = None
     minutes: float | None = None
+    rr_features: bool = True
+    context_s: float = 0.0
+    rr_local_beats: int = 10
 
     def __post_init__(self) -> None:
+        if self.context_s < 0 or self.rr_local_beats < 1:
+            raise ValueError(f"context_s must be >= 0 and rr_local_beats >= 1, got {self.context_s}, "
+                             f"{self.rr_local_beats}")
         if self.pre_s <= 0 or self.post_s <= 0:
             raise ValueError(f"pre_s and post_s must be positive, got {self.pre_s}, {self.post_s}")
         bad = [r for r in self.val_records if r not in DS1]
@@ -119,8 +136,30 @@ def source_files(config: MITBIHConfig, root: Path) -> list[Path]:
     return [folder / f"{r}.{ext}" for r in available_records(folder, config) for ext in ("hea", "dat", "atr")]
 
 
-def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Beat windows (n, leads, samples) float32 and AAMI labels (n,) of one record.
+def rr_features(samples: np.ndarray, fs: float, local_beats: int = 10) -> np.ndarray:
+    """(n, 9) float32 RR features (:data:`RR_FEATURES`) of the beats at ``samples`` of one record.
+
+    The first beat's previous interval is its next one and the last beat's next interval its
+    previous one; ``rr_local`` averages the previous intervals of the ``local_beats`` beats
+    centred on the beat (fewer at the record's ends).
+    """
+    t = np.asarray(samples, dtype=np.float64) / fs
+    if len(t) < 2:
+        return np.ones((len(t), len(RR_FEATURES)), dtype=np.float32)
+    rr = np.diff(t)
+    pre, post = np.r_[rr[0], rr], np.r_[rr, rr[-1]]
+    n, half = len(t), local_beats // 2
+    lo, hi = np.clip(np.arange(n) - half, 0, n), np.clip(np.arange(n) - half + local_beats, 0, n)
+    csum = np.r_[0.0, np.cumsum(pre)]
+    local = (csum[hi] - csum[lo]) / (hi - lo)
+    record = np.full(n, rr.mean())
+    return np.stack([pre, post, local, record, pre / record, post / record, local / record, pre / post,
+                     pre / local], axis=1).astype(np.float32)
+
+
+def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Beat windows (n, leads, samples) float32, AAMI labels (n,) and, with
+    ``config.rr_features``, the beats' RR features (n, 9) of one record.
 
     Raises:
         ValueError: the record is unreadable, truncated, lacks a lead or holds non-finite values.
@@ -157,7 +196,7 @@ def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray
     keep = np.isin(symbols, list(AAMI_MAP))
     samples = np.asarray(ann.sample)[keep]
     labels = np.array([AAMI_CLASSES.index(AAMI_MAP[s]) for s in symbols[keep]], dtype=np.int64)
-    pre, post = round(config.pre_s * header.fs), round(config.post_s * header.fs)
+    pre, post = (round((s + config.context_s) * header.fs) for s in (config.pre_s, config.post_s))
     padded = np.pad(signal, ((pre, post), (0, 0)), mode="edge").astype(np.float32)
     idx = samples[:, None] + np.arange(pre + post)[None, :]  # sample s sits at s + pre in padded
     beats = padded[idx].transpose(0, 2, 1)  # (n, leads, samples)
@@ -165,7 +204,8 @@ def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray
         mean = beats.mean(axis=-1, keepdims=True)
         std = beats.std(axis=-1, keepdims=True)
         beats = (beats - mean) / np.maximum(std, 1e-6)
-    return np.ascontiguousarray(beats, dtype=np.float32), labels
+    meta = rr_features(samples, header.fs, config.rr_local_beats) if config.rr_features else None
+    return np.ascontiguousarray(beats, dtype=np.float32), labels, meta
 
 
 def prepare(config: MITBIHConfig, root: Path) -> Prepared:
@@ -177,7 +217,7 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
             f"so that {folder}/100.hea, 100.dat, 100.atr ... exist, or point --data-root / "
             "ECGHARNESS_DATA at the folder that holds mitdb/."
         )
-    beats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    beats: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
     quarantined: list[tuple[str, str]] = []
     for rec in records:
         try:
@@ -197,20 +237,35 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
     else:
         from sklearn.model_selection import train_test_split
 
-        x, y = _stack(list(beats.values())).x, _stack(list(beats.values())).y
+        whole = _stack(list(beats.values()))
+        y = whole.y
         idx = np.arange(len(y))
         rest, test = train_test_split(idx, test_size=config.test_fraction, stratify=y, random_state=config.seed)
         val_share = config.val_fraction / (1 - config.test_fraction)
         train, val = train_test_split(rest, test_size=val_share, stratify=y[rest], random_state=config.seed)
-        splits = {n: Split(x[np.sort(i)], y[np.sort(i)]) for n, i in (("train", train), ("val", val), ("test", test))}
+        splits = {n: Split(whole.x[np.sort(i)], y[np.sort(i)], None if whole.meta is None else whole.meta[np.sort(i)])
+                  for n, i in (("train", train), ("val", val), ("test", test))}
         notes = {"records": sorted(beats), "protocol": "intra-patient (beats of one patient in every split)"}
-    return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(records))
+    if config.rr_features:
+        splits = _standardise_meta(splits)
+    return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(records),
+                    meta_names=RR_FEATURES if config.rr_features else ())
 
 
-def _stack(parts: list[tuple[np.ndarray, np.ndarray]]) -> Split:
+def _stack(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> Split:
     if not parts:
         return Split(np.zeros((0, 1, 1), np.float32), np.zeros(0, np.int64))
-    return Split(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    meta = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    return Split(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), meta)
+
+
+def _standardise_meta(splits: dict[str, Split]) -> dict[str, Split]:
+    """Metadata z-scored with the training split's mean and standard deviation."""
+    train = splits["train"].meta
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return {name: Split(sp.x, sp.y, None if sp.meta is None else ((sp.meta - mean) / std).astype(np.float32))
+            for name, sp in splits.items()}
 
 
 def sample_root(config: MITBIHConfig | None = None) -> Path:
