@@ -162,3 +162,51 @@ def test_report_intervals_and_p_values_equal_an_independent_computation(tmp_path
         d = dists[row.model] - dists[leader]
         expected = min(1.0, 2 * min((d <= 0).sum() + 1, (d >= 0).sum() + 1) / (len(d) + 1))
         assert row.p_vs_leader == pytest.approx(expected)
+
+
+def test_scored_classes_leave_q_out_of_the_macro_average_and_the_loss_weights() -> None:
+    from ecgharness.evaluation.metrics import headline, per_class_table, summary_metrics
+    from ecgharness.training.loop import class_weights
+
+    rng = np.random.default_rng(5)
+    y = rng.choice(5, size=500, p=[0.6, 0.15, 0.15, 0.08, 0.02])
+    scores = rng.random((500, 5)) + 0.5 * np.eye(5)[y]
+    pred = scores.argmax(axis=1)
+    nsvf = f1_score(y, pred, labels=[0, 1, 2, 3], average="macro")
+    flat = summary_metrics(y, scores, ("N", "S", "V", "F", "Q"), "multiclass", scored=(0, 1, 2, 3))
+    assert flat["macro_f1"] == pytest.approx(nsvf)
+    assert flat["macro_f1"] != pytest.approx(f1_score(y, pred, average="macro"))  # Q would change it
+    assert flat["f1/Q"] == pytest.approx(f1_score(y == 4, pred == 4))  # reported all the same
+    assert headline(y, scores, "multiclass", "macro_f1", scored=(0, 1, 2, 3)) == flat["macro_f1"]
+    table = per_class_table(y, scores, ("N", "S", "V", "F", "Q"), "multiclass", scored=(0, 1, 2, 3))
+    assert table.loc["macro", "f1"] == pytest.approx(nsvf)
+
+    labels = torch.tensor([0] * 60 + [1] * 20 + [2] * 10 + [3] * 8 + [4] * 2)
+    weights = class_weights(labels, 5, scored=(0, 1, 2, 3))
+    expected = [98 / (4 * 60), 98 / (4 * 20), 98 / (4 * 10), 98 / (4 * 8), 1.0]  # Q is not rebalanced
+    torch.testing.assert_close(weights, torch.tensor(expected))
+
+
+def test_mitbih_scores_n_s_v_f_and_the_report_follows(tmp_path) -> None:
+    import json
+
+    from report_fixtures import model_scores, stored_labels, write_run
+
+    from ecgharness.leaderboard.rankings import leaderboard_frames
+    from ecgharness.leaderboard.statistics import dataset_report
+    from ecgharness.leaderboard.store import read_run
+
+    sample = load_dataset("mitbih_sample")
+    assert sample.notes["scored_classes"] == ["N", "S", "V", "F"] and sample.scored == (0, 1, 2, 3)
+    assert "macro averages over N, S, V, F" in sample.notes["protocol"]
+    folder = write_run(tmp_path / "tiny" / "q")
+    provenance = json.loads((folder / "provenance.json").read_text())
+    provenance["datasets"]["mitbih"]["notes"]["scored_classes"] = ["N", "S", "V", "F"]
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    run = read_run(folder)
+    report = dataset_report(run, "mitbih", leaderboard_frames(run)["mitbih"], n_resamples=100)
+    labels = stored_labels()
+    for model in report.ranking["model"]:
+        expected = np.mean([f1_score(labels, model_scores(model, s, labels).argmax(1), labels=[0, 1, 2, 3],
+                                     average="macro") for s in (0, 1)])
+        assert report.per_class[model].loc["macro", "f1"] == pytest.approx(expected)

@@ -68,9 +68,10 @@ def test_incompatible_pairs_are_refused_naming_both() -> None:
     from ecgharness.training.inputs import compatible
     from ecgharness.datasets import load_dataset
 
-    sample = load_dataset("mitbih_sample")
+    sample = load_dataset("mitbih_sample", {"rr_features": False})  # beats without their RR features
     reason = compatible("resnet_se_bigru_meta", sample)
     assert reason == ("model 'resnet_se_bigru_meta' takes signal + patient metadata; "
                       "dataset 'mitbih_sample' has no metadata")
     assert compatible("cnn_lstm", sample) is None
     assert compatible("alexnet", sample) is None and compatible("joint_fusion", sample) is None  # images from the signal
+    assert compatible("resnet_se_bigru_meta", load_dataset("mitbih_sample")) is None  # RR features as metadata

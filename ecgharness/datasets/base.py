@@ -101,6 +101,13 @@ class PreparedDataset:
         return self.task == "multilabel"
 
     @property
+    def scored(self) -> tuple[int, ...] | None:
+        """Indices of the classes macro averages and loss weights cover (``notes["scored_classes"]``);
+        None: every class."""
+        names = self.notes.get("scored_classes")
+        return None if not names else tuple(self.class_names.index(c) for c in names)
+
+    @property
     def has_meta(self) -> bool:
         return self.splits["train"].meta is not None
 

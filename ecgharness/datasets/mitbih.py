@@ -74,6 +74,8 @@ class MITBIHConfig:
         context_s: Seconds of extra signal on each side of the beat window, so the window
             holds the neighbouring beats (0: one beat).
         rr_local_beats: RR intervals averaged for ``rr_local`` (centred on the beat).
+        scored_classes: Classes the macro averages and the loss weights cover (de Chazal et al.
+            2004 score N, S, V and F; Q, 15 beats in all of DS1 and DS2, is reported only).
     """
 
     split: Literal["interpatient", "intrapatient"] = "interpatient"
@@ -91,8 +93,12 @@ class MITBIHConfig:
     rr_features: bool = True
     context_s: float = 0.0
     rr_local_beats: int = 10
+    scored_classes: tuple[str, ...] = ("N", "S", "V", "F")
 
     def __post_init__(self) -> None:
+        unknown = [c for c in self.scored_classes if c not in AAMI_CLASSES]
+        if unknown or not self.scored_classes:
+            raise ValueError(f"scored_classes must be AAMI classes {AAMI_CLASSES}, got {self.scored_classes}")
         if self.context_s < 0 or self.rr_local_beats < 1:
             raise ValueError(f"context_s must be >= 0 and rr_local_beats >= 1, got {self.context_s}, "
                              f"{self.rr_local_beats}")
@@ -246,6 +252,9 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
         splits = {n: Split(whole.x[np.sort(i)], y[np.sort(i)], None if whole.meta is None else whole.meta[np.sort(i)])
                   for n, i in (("train", train), ("val", val), ("test", test))}
         notes = {"records": sorted(beats), "protocol": "intra-patient (beats of one patient in every split)"}
+    notes["scored_classes"] = list(config.scored_classes)
+    if set(config.scored_classes) != set(AAMI_CLASSES):
+        notes["protocol"] += f"; macro averages over {', '.join(config.scored_classes)}"
     if config.rr_features:
         splits = _standardise_meta(splits)
     return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(records),

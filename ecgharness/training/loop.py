@@ -71,12 +71,21 @@ def pick_device(use_gpu: bool) -> torch.device:
     return torch.device("cpu")
 
 
-def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """w_c = N / (K * n_c) for the classes present; absent classes get weight 0."""
+def class_weights(y: torch.Tensor, num_classes: int, scored: tuple[int, ...] | None = None) -> torch.Tensor:
+    """w_c = N / (K * n_c) for the classes present; absent classes get weight 0.
+
+    With ``scored``, only those classes are rebalanced (N and K over their examples); the
+    others keep weight 1, as in an unweighted loss.
+    """
     counts = torch.bincount(y, minlength=num_classes).float()
     present = counts > 0
     weights = torch.zeros(num_classes, device=y.device)
-    weights[present] = len(y) / (present.sum() * counts[present])
+    if scored is not None:
+        rebalanced = torch.zeros(num_classes, dtype=torch.bool, device=y.device)
+        rebalanced[list(scored)] = True
+        weights[present & ~rebalanced] = 1.0
+        present = present & rebalanced
+    weights[present] = counts[present].sum() / (present.sum() * counts[present])
     return weights
 
 
@@ -120,7 +129,7 @@ def to_scores(logits: torch.Tensor, multilabel: bool) -> np.ndarray:
 def evaluate(dataset: PreparedDataset, y: np.ndarray, scores: np.ndarray,
              thresholds: np.ndarray | None = None) -> dict[str, float]:
     """The flat metric dictionary of predictions on one split of ``dataset``."""
-    return summary_metrics(y, scores, dataset.class_names, dataset.task, thresholds)
+    return summary_metrics(y, scores, dataset.class_names, dataset.task, thresholds, dataset.scored)
 
 
 @dataclass
@@ -173,7 +182,8 @@ def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, s
     autocast = functools.partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
     train = _OnDevice.of(dataset.splits["train"], device, multilabel)
     val = _OnDevice.of(dataset.splits["val"], device, multilabel)
-    weights = class_weights(train.y, dataset.num_classes) if loop.class_weighted and not multilabel else None
+    weights = (class_weights(train.y, dataset.num_classes, dataset.scored)
+               if loop.class_weighted and not multilabel else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.optimiser.lr,
                                   weight_decay=settings.optimiser.weight_decay)
     return _Run(
