@@ -12,6 +12,10 @@ undefined and reported as NaN, as scikit-learn does with ``zero_division=np.nan`
 without positives in the labels has no sensitivity, AUROC or AUPRC; a class never
 predicted has no precision. Macro averages skip undefined values.
 
+Macro averages run over the *scored* classes: all of them unless ``scored`` names a subset
+(the MIT-BIH inter-patient protocol averages N, S, V and F and only reports Q); accuracy and
+the per-class rows always cover every class.
+
 Counts are computed as weighted sums over the examples and AUROC/AUPRC from one sort of
 each score column, so any weighting of the examples — in particular a bootstrap resample,
 whose weights are how often each example was drawn — costs a matrix product and a few
@@ -33,6 +37,14 @@ COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
 RATE_COLUMNS = ("sensitivity", "specificity", "precision", "npv", "f1", "accuracy", "auroc", "auprc")
 COLUMNS = COUNT_COLUMNS + RATE_COLUMNS
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def scored_columns(k: int, scored: Sequence[int] | None) -> np.ndarray:
+    """Column indices the macro averages run over: ``scored``, or all ``k`` classes."""
+    columns = np.arange(k) if scored is None else np.asarray(sorted(set(int(c) for c in scored)), dtype=np.int64)
+    if columns.size == 0 or columns.min() < 0 or columns.max() >= k:
+        raise ValueError(f"scored classes must be indices in [0, {k}), got {scored}")
+    return columns
 
 
 # ------------------------------------------------------------------ inputs
@@ -184,12 +196,13 @@ class HeadlineMetric:
     """
 
     def __init__(self, labels: np.ndarray, scores: np.ndarray, task: str, metric: str,
-                 thresholds: np.ndarray | None = None) -> None:
+                 thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> None:
         if metric not in HEADLINE_METRICS:
             raise ValueError(f"unknown headline metric {metric!r}; valid metrics: {', '.join(HEADLINE_METRICS)}")
         y_true, y_pred, scores = _checked(labels, scores, task, thresholds)
         self.metric = metric
         self.n = len(scores)
+        self.scored = scored_columns(scores.shape[1], scored)
         if metric in ("macro_auroc", "macro_auprc"):
             self._ranked = [_Ranked(y_true[:, c], scores[:, c]) for c in range(scores.shape[1])]
         elif metric == "accuracy":  # exact match; for one-hot rows the same as argmax == label
@@ -206,31 +219,31 @@ class HeadlineMetric:
         if self.metric in ("macro_auroc", "macro_auprc"):
             area = _auroc if self.metric == "macro_auroc" else _average_precision
             per_class = np.stack([area(*ranked.groups(weights)) for ranked in self._ranked], axis=1)
-            return _nanmean(per_class, axis=1)
+            return _nanmean(per_class[:, self.scored], axis=1)
         c = self._counts(weights)
         if self.metric == "micro_f1":
             tp, fp, fn = (c[key].sum(axis=1) for key in ("tp", "fp", "fn"))
             return _divide(2 * tp, 2 * tp + fp + fn)
         rate = self.metric.removeprefix("macro_")
-        return _nanmean(_rates(c["tp"], c["fp"], c["fn"], c["tn"])[rate], axis=1)
+        return _nanmean(_rates(c["tp"], c["fp"], c["fn"], c["tn"])[rate][:, self.scored], axis=1)
 
 
 def headline(labels: np.ndarray, scores: np.ndarray, task: str, metric: str,
-             thresholds: np.ndarray | None = None) -> float:
+             thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> float:
     """One headline metric (see ``HEADLINE_METRICS``), equal to what :func:`per_class_table` gives.
 
     ``accuracy`` is the exact-match accuracy: argmax equals the label (multiclass), every
     class right (multi-label). ``macro_*`` average the defined per-class values;
     ``micro_f1`` pools the counts of all classes (for multiclass it equals ``accuracy``).
     """
-    metric_fn = HeadlineMetric(labels, scores, task, metric, thresholds)
+    metric_fn = HeadlineMetric(labels, scores, task, metric, thresholds, scored)
     return float(metric_fn(np.ones((1, metric_fn.n)))[0])
 
 
 # ------------------------------------------------------------------ tables
 
 def per_class_table(labels: np.ndarray, scores: np.ndarray, class_names: Sequence[str], task: str,
-                    thresholds: np.ndarray | None = None) -> pd.DataFrame:
+                    thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> pd.DataFrame:
     """Every metric per class, plus ``macro`` and ``micro`` rows.
 
     Columns: ``COLUMNS`` (counts tp, fp, fn, tn, support, then rates). Per class the counts
@@ -246,6 +259,7 @@ def per_class_table(labels: np.ndarray, scores: np.ndarray, class_names: Sequenc
         raise ValueError(f"{len(names)} class names for {k} score columns")
     if len(set(names)) != k or {"macro", "micro"} & set(names):
         raise ValueError(f"class names must be distinct and not 'macro'/'micro', got {names}")
+    columns = scored_columns(k, scored)
     ones = np.ones((1, n))
     counts = {key: value[0] for key, value in _Counts(y_true, y_pred)(ones).items()}
     rates = _rates(counts["tp"], counts["fp"], counts["fn"], counts["tn"])
@@ -261,7 +275,7 @@ def per_class_table(labels: np.ndarray, scores: np.ndarray, class_names: Sequenc
     columns = {
         key: np.r_[counts[key], summed[key], summed[key]].astype(np.int64) for key in COUNT_COLUMNS
     } | {
-        rate: np.r_[rates[rate], _nanmean(rates[rate]), micro[rate]] for rate in RATE_COLUMNS
+        rate: np.r_[rates[rate], _nanmean(rates[rate][columns]), micro[rate]] for rate in RATE_COLUMNS
     }
     return pd.DataFrame(columns, index=pd.Index([*names, "macro", "micro"], name="class"))
 
@@ -296,7 +310,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
 
 
 def summary_metrics(labels: np.ndarray, scores: np.ndarray, class_names: Sequence[str], task: str,
-                    thresholds: np.ndarray | None = None) -> dict[str, float]:
+                    thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> dict[str, float]:
     """The flat metric dictionary of one set of predictions (validation epoch or test run).
 
     Keys: ``accuracy`` (exact match), ``macro_f1``, ``macro_auroc``, then per class
@@ -309,13 +323,14 @@ def summary_metrics(labels: np.ndarray, scores: np.ndarray, class_names: Sequenc
     n, k = scores.shape
     if len(class_names) != k:
         raise ValueError(f"{len(class_names)} class names for {k} score columns")
+    columns = scored_columns(k, scored)
     c = {key: value[0] for key, value in _Counts(y_true, y_pred)(np.ones((1, n))).items()}
     rates = _rates(c["tp"], c["fp"], c["fn"], c["tn"])
     auroc = np.array([_auroc(*_Ranked(y_true[:, j], scores[:, j]).groups(np.ones((1, n))))[0] for j in range(k)])
     out: dict[str, float] = {
         "accuracy": float((y_true == y_pred).all(axis=1).mean()),
-        "macro_f1": float(_nanmean(rates["f1"])),
-        "macro_auroc": float(_nanmean(auroc)),
+        "macro_f1": float(_nanmean(rates["f1"][columns])),
+        "macro_auroc": float(_nanmean(auroc[columns])),
     }
     for j, name in enumerate(class_names):
         out[f"f1/{name}"] = float(rates["f1"][j])

@@ -68,6 +68,12 @@ def _protocol(run: RunResults, dataset: str) -> str:
     return ""
 
 
+def scored_classes(run: RunResults, dataset: str, class_names: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The class indices the dataset's macro averages cover, as its preparation recorded them."""
+    names = run.provenance.get("datasets", {}).get(dataset, {}).get("notes", {}).get("scored_classes")
+    return None if not names else tuple(class_names.index(c) for c in names)
+
+
 def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resamples: int = 1000,
                    seed: int = 0) -> DatasetReport:
     """Recompute every metric of ``dataset`` from the stored predictions and bootstrap it."""
@@ -86,12 +92,14 @@ def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resam
                 raise ValueError(f"{dataset}: the stored test labels of {model} differ from those of the other "
                                  "models; results from different test sets cannot be compared in one table")
     indices = resample_indices(labels, n_resamples=n_resamples, seed=seed)
+    scored = scored_classes(run, dataset, class_names)
     distributions, per_class, confusion = {}, {}, {}
     for model, preds in predictions.items():
-        dists = [bootstrap_distribution(labels, p["scores"], task, headline, indices, p.get("thresholds"))
+        dists = [bootstrap_distribution(labels, p["scores"], task, headline, indices, p.get("thresholds"), scored)
                  for p in preds]
         distributions[model] = np.mean(dists, axis=0)
-        tables = [per_class_table(labels, p["scores"], class_names, task, p.get("thresholds")) for p in preds]
+        tables = [per_class_table(labels, p["scores"], class_names, task, p.get("thresholds"), scored)
+                  for p in preds]
         per_class[model] = sum(t.astype(float) for t in tables) / len(tables)
         if task == "multiclass":
             confusion[model] = sum(confusion_matrix(labels, p["scores"].argmax(axis=1), len(class_names))
