@@ -64,7 +64,10 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
     assert not [c for c in history.columns if "test" in c]  # search never sees the test split
 
     ds = load_dataset("synthetic", SYNTHETIC["config"])
-    final = pd.read_csv(run_dir / "final_runs.csv")
+    every = pd.read_csv(run_dir / "final_runs.csv")
+    floors, final = every[every["kind"] == "floor"], every[every["kind"] == "model"]
+    assert list(floors["model"]) == ["floor_majority", "floor_linear"]  # fitted on train, scored on test
+    assert (floors["test_examples"] == len(ds.splits["test"])).all()
     assert sorted(zip(final["model"], final["seed"])) == [("cnn_lstm", 0), ("cnn_lstm", 1),
                                                           ("resnet_se", 0), ("resnet_se", 1)]
     assert (final["test_examples"] == len(ds.splits["test"])).all()
@@ -89,7 +92,7 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
     board = render_leaderboard(run, "table")
     lines = board.splitlines()
     ranked = [l.split()[1] for l in lines if l[:1].isdigit()]
-    assert sorted(ranked) == ["cnn_lstm", "resnet_se"]
+    assert sorted(ranked) == ["cnn_lstm", "floor_linear", "floor_majority", "resnet_se"]
     means = metrics[metrics["metric"] == "macro_f1"].groupby("model")["value"].mean()
     assert ranked[0] == means.idxmax()
     cli = subprocess.run([sys.executable, "-m", "ecgharness", "leaderboard", "--results-dir", str(tmp_path),
@@ -104,7 +107,7 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
     from ecgharness.evaluation.metrics import per_class_table, summary_metrics
 
     stored = metrics.pivot_table(index=["model", "seed"], columns="metric", values="value", dropna=False)
-    for row in final.itertuples():
+    for row in every.itertuples():
         pred = run.predictions("synthetic", row.model, row.seed)
         again = summary_metrics(pred["labels"], pred["scores"], ds.class_names, "multiclass")
         assert again.keys() == set(stored.columns)
@@ -156,7 +159,7 @@ def test_failing_trials_are_recorded_and_the_suite_goes_on(tmp_path) -> None:
         "RuntimeError: deliberate failure in forward").all()
     assert (trials.loc[trials["model"] == "cnn_lstm", "status"] != "failed").all()
     final = pd.read_csv(run_dir / "final_runs.csv")
-    assert list(final["model"]) == ["cnn_lstm"]
+    assert list(final.loc[final["kind"] == "model", "model"]) == ["cnn_lstm"]
     failures = pd.read_csv(run_dir / "failures.csv")
     assert sorted(failures["model"]) == ["crash_model", "nan_model"]
     ranking, not_ranked = proc.stdout.split("Not ranked:")
@@ -194,6 +197,8 @@ def test_multilabel_and_metadata_datasets_through_the_whole_path(ray_session, tm
     assert "skipping ptbxl/resnet_se_bigru_meta: model 'resnet_se_bigru_meta' takes signal + patient metadata; " \
            "dataset 'ptbxl' has no metadata" in text
     final = pd.read_csv(run_dir / "final_runs.csv").fillna("")
+    assert (final["kind"] == "floor").sum() == 4  # two floors per dataset
+    final = final[final["kind"] == "model"]
     assert sorted(zip(final["dataset"], final["model"])) == [
         ("chapman", "resnet_se"), ("chapman", "resnet_se_bigru_meta"), ("ptbxl", "resnet_se")]
     ptb = final[final["dataset"] == "ptbxl"].iloc[0]

@@ -66,6 +66,7 @@ def test_a_model_and_a_dataset_from_outside_the_package_run_as_a_suite(tmp_path:
     assert len(trials) == 2 and (trials["status"] != "failed").all(), trials
     assert set(json.loads(trials["config"].iloc[0])) == {"lr", "batch_size", "width"}
     final = pd.read_csv(run_dir / "final_runs.csv")
+    final = final[final["kind"] == "model"]
     assert list(zip(final["dataset"], final["model"], final["seed"])) == [("qrs_width", "tiny_cnn", 0)]
     assert final["test_examples"].iloc[0] == 80
     assert "qrs_width" in proc.stdout and "tiny_cnn" in proc.stdout.split("ranked by test macro_f1")[1]

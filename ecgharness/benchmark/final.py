@@ -8,7 +8,9 @@ from ecgharness.benchmark.ray_session import SharedDataset
 from ecgharness.benchmark.suite import Suite
 from ecgharness.benchmark.trials import FinalResult, TrialSpec, error_reason, final_run
 from ecgharness.datasets.base import PreparedDataset
+from ecgharness.evaluation.metrics import summary_metrics
 from ecgharness.leaderboard.store import FailureRecord, FinalRecord, RunWriter
+from ecgharness.training.floors import fit_floors
 
 
 def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalResult) -> FinalRecord:
@@ -22,6 +24,24 @@ def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalRes
         epochs=len(outcome.history), best_epoch=outcome.best_epoch, device=result.device,
         val_score=outcome.val_metrics.get(ds.headline, float("nan")),
     )
+
+
+def evaluate_floors(datasets: dict[str, PreparedDataset], writer: RunWriter, observers: Observers) -> None:
+    """Fit each dataset's floors (majority class, linear model on summary features) and store
+    them like final runs, so the leaderboard and the report show them beside the models."""
+    for name, ds in datasets.items():
+        labels = ds.splits["test"].y
+        for floor in fit_floors(ds):
+            record = FinalRecord(
+                dataset=name, model=floor.model, seed=0, config={}, task=ds.task, headline=ds.headline,
+                class_names=tuple(ds.class_names), metrics=summary_metrics(
+                    labels, floor.scores, ds.class_names, ds.task, floor.thresholds, ds.scored),
+                scores=floor.scores, labels=labels, thresholds=floor.thresholds, params=floor.params,
+                train_time_s=floor.train_time_s, throughput=floor.throughput, epochs=0, best_epoch=0,
+                device="cpu", kind="floor")
+            writer.add_final(record)
+            observers.floor_finished(record)
+    writer.save()
 
 
 def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best: dict[Pair, BestTrial],

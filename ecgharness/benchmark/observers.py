@@ -129,6 +129,9 @@ class RunObserver:
 
     def search_finished(self, done: SearchDone) -> None: ...
 
+    def floor_finished(self, record: FinalRecord) -> None:
+        """A floor (non-deep baseline) of a dataset was fitted and scored on its test split."""
+
     def final_started(self, runs: int, seeds: tuple[int, ...]) -> None: ...
 
     def final_finished(self, done: FinalDone) -> None: ...

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ecgharness.benchmark import provenance
-from ecgharness.benchmark.final import evaluate_finalists
+from ecgharness.benchmark.final import evaluate_finalists, evaluate_floors
 from ecgharness.benchmark.observers import BestTrial, Observers, Pair, RunInfo, RunObserver
 from ecgharness.benchmark.ray_session import SharedDataset, start_ray, stop_ray
 from ecgharness.benchmark.suite import ModelEntry, Suite
@@ -134,6 +134,7 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(),
     started = False
     try:
         observers.run_started(info)
+        evaluate_floors(datasets, writer, observers)
         started = start_ray(options.address, options.num_cpus, run_dir / "logs")
         best = search_all(suite, plan, datasets, options.storage or str(run_dir / "tune"), writer, observers)
         evaluate_finalists(suite, datasets, best, writer, observers)

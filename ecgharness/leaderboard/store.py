@@ -85,6 +85,7 @@ class FinalRecord:
     best_epoch: int
     device: str
     val_score: float = math.nan
+    kind: str = "model"  # or "floor": a non-deep baseline fitted by the harness
 
     def run_row(self) -> dict[str, Any]:
         """The row of ``final_runs.csv``."""
@@ -95,7 +96,7 @@ class FinalRecord:
             "headline": self.headline, "val_score": self.val_score, "task": self.task,
             "thresholds": "" if self.thresholds is None else json.dumps(
                 dict(zip(self.class_names, np.round(self.thresholds, 6).tolist()))),
-            "config": _config_json(self.config),
+            "config": _config_json(self.config), "kind": self.kind,
         }
 
 
@@ -276,6 +277,28 @@ def read_run(path: Path) -> RunResults:
     return RunResults(path=path, suite=suite, provenance=prov, tables=tables)
 
 
+def _without_repeated_floors(runs: list[RunResults]) -> list[RunResults]:
+    """Each part of a suite fits the same floors of its datasets: keep the first part's."""
+    kept, out = set(), []
+    for run in runs:
+        runs_frame, metrics = run.final_runs, run.final_metrics
+        if runs_frame.empty or "kind" not in runs_frame:
+            out.append(run)
+            continue
+        keys = list(zip(runs_frame["dataset"], runs_frame["model"]))
+        floor = (runs_frame["kind"] == "floor").to_numpy()
+        drop = {k for k, f in zip(keys, floor) if f and k in kept}
+        kept |= {k for k, f in zip(keys, floor) if f}
+        if drop:
+            tables = dict(run.tables)
+            tables["final_runs"] = runs_frame[[k not in drop for k in keys]].reset_index(drop=True)
+            tables["final_metrics"] = metrics[[k not in drop for k in zip(metrics["dataset"], metrics["model"])]]
+            run = RunResults(path=run.path, suite=run.suite, provenance=run.provenance, tables=tables,
+                             sources=run.sources)
+        out.append(run)
+    return out
+
+
 def merge_runs(runs: list[RunResults]) -> RunResults:
     """Several run folders (say, one suite run in parts on different machines) as one.
 
@@ -313,6 +336,7 @@ def merge_runs(runs: list[RunResults]) -> RunResults:
                     "seeds of different configurations cannot be pooled. Merge runs that split the "
                     "(dataset, model) pairs between them")
             configs.setdefault((dataset, model), (run.path, mine))
+    runs = _without_repeated_floors(runs)
     seen: dict[tuple, Path] = {}
     for run in runs:
         frame = run.final_runs

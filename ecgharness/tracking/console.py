@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from ecgharness.benchmark.observers import FinalDone, Pair, RunInfo, RunObserver, SearchDone, SearchPlan, TrialEnd, TrialInfo
 from ecgharness.datasets.base import PreparedDataset
+from ecgharness.leaderboard.store import FinalRecord
 
 
 def _fmt(value: Any) -> str:
@@ -79,6 +80,10 @@ class ConsoleObserver(RunObserver):
             self.print(f"  best {label}: val {done.headline} {done.best.score:.4f} ({done.best.trial_id})")
         else:
             self.print(f"  {label}: every trial failed; see trials.csv")
+
+    def floor_finished(self, record: FinalRecord) -> None:
+        self.print(f"  floor {record.dataset}/{record.model}: test {record.headline} "
+                   f"{record.metrics[record.headline]:.4f}, accuracy {record.metrics['accuracy']:.4f}")
 
     def final_started(self, runs: int, seeds: tuple[int, ...]) -> None:
         self.print(f"final evaluation: {runs} run(s) (best configuration x seeds {list(seeds)}), "
