@@ -210,3 +210,37 @@ def test_mitbih_scores_n_s_v_f_and_the_report_follows(tmp_path) -> None:
         expected = np.mean([f1_score(labels, model_scores(model, s, labels).argmax(1), labels=[0, 1, 2, 3],
                                      average="macro") for s in (0, 1)])
         assert report.per_class[model].loc["macro", "f1"] == pytest.approx(expected)
+
+
+def test_select_last_scores_the_final_epochs_weights(synthetic) -> None:
+    ds = PreparedDataset(**{**synthetic.__dict__, "splits": {**synthetic.splits, "test": synthetic.splits["val"]}})
+    for seed in range(6):
+        out = loop.train_model(ds, "cnn_lstm", {"lr": 3e-2, "batch_size": 16, "conv_width": 8, "lstm_hidden": 8},
+                               TrainConfig(max_epochs=6, patience=6, select="last"), seed=seed, evaluate_test=True)
+        if out.history[-1]["score"] < out.best_score:
+            break
+    else:
+        pytest.fail("no seed whose last epoch was worse than its best; the check needs one")
+    assert out.test_metrics["macro_f1"] == pytest.approx(out.history[-1]["score"])
+    assert out.test_metrics["macro_f1"] != pytest.approx(out.best_score)
+
+
+def test_final_retrain_on_train_plus_val_runs_the_best_trials_epochs(synthetic) -> None:
+    from ecgharness.benchmark.final import final_inputs
+    from ecgharness.benchmark.observers import BestTrial
+    from ecgharness.benchmark.search import _TrialEvents
+    from ecgharness.benchmark.suite import parse_suite
+
+    events = _TrialEvents(None, None, 5, None)
+    events.history = [{"trial_id": "t", "epoch": e, "score": s} for e, s in enumerate([0.2, 0.5, 0.4, 0.5], 1)]
+    assert events.best_epoch("t") == 2  # the first epoch that reached the best score
+    suite = parse_suite({"name": "s", "datasets": ["synthetic"], "models": ["cnn_lstm"],
+                         "training": {"max_epochs": 8}, "final": {"train_on": "train+val"}}, "s.yaml")
+    spec, data = final_inputs(suite, BestTrial(0.5, {}, "t", epochs=2), synthetic, "cnn_lstm")
+    assert (spec.training.max_epochs, spec.training.patience, spec.training.select) == (2, 2, "last")
+    sizes = {k: len(v.y) for k, v in synthetic.splits.items()}
+    assert len(data.splits["train"].y) == sizes["train"] + sizes["val"]
+    np.testing.assert_array_equal(data.splits["test"].y, synthetic.splits["test"].y)
+    default = parse_suite({"name": "s", "datasets": ["synthetic"], "models": ["cnn_lstm"]}, "s.yaml")
+    spec, data = final_inputs(default, BestTrial(0.5, {}, "t", epochs=2), synthetic, "cnn_lstm")
+    assert spec.training == default.training and data is synthetic

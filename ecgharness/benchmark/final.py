@@ -3,11 +3,15 @@ once on the test split, as Ray tasks that run side by side."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+
 from ecgharness.benchmark.observers import BestTrial, FinalDone, Observers, Pair
 from ecgharness.benchmark.ray_session import SharedDataset
 from ecgharness.benchmark.suite import Suite
 from ecgharness.benchmark.trials import FinalResult, TrialSpec, error_reason, final_run
-from ecgharness.datasets.base import PreparedDataset
+from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.evaluation.metrics import summary_metrics
 from ecgharness.leaderboard.store import FailureRecord, FinalRecord, RunWriter
 from ecgharness.training.floors import fit_floors
@@ -44,6 +48,29 @@ def evaluate_floors(datasets: dict[str, PreparedDataset], writer: RunWriter, obs
     writer.save()
 
 
+def with_val_in_train(ds: PreparedDataset) -> PreparedDataset:
+    """``ds`` whose training split also holds the validation examples (validation stays as it
+    is, for the record; it no longer selects anything)."""
+    train, val = ds.splits["train"], ds.splits["val"]
+    meta = None if train.meta is None else np.concatenate([train.meta, val.meta])
+    merged = Split(np.concatenate([train.x, val.x]), np.concatenate([train.y, val.y]), meta)
+    return PreparedDataset(**{**ds.__dict__, "splits": {**ds.splits, "train": merged}})
+
+
+def final_inputs(suite: Suite, trial: BestTrial, ds: PreparedDataset, model: str) -> tuple[TrialSpec, PreparedDataset]:
+    """What a pair's final retrains run with: the suite's loop options and the full dataset,
+    or, with ``final.train_on: train+val``, training and validation together for the best
+    trial's number of epochs, its last epoch tested."""
+    training, data = suite.training, ds
+    if suite.final.train_on == "train+val":
+        epochs = max(1, trial.epochs)
+        training = dataclasses.replace(training, max_epochs=epochs, patience=epochs, select="last")
+        data = with_val_in_train(ds)
+    spec = TrialSpec(model=model, training=training, threads=max(1, int(suite.resources.cpus_per_trial)),
+                     imports=tuple(suite.imports))
+    return spec, data
+
+
 def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best: dict[Pair, BestTrial],
                        writer: RunWriter, observers: Observers) -> None:
     """Retrain every pair in ``best`` with each of the suite's seeds; store each as it returns."""
@@ -54,10 +81,9 @@ def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best:
     shared: dict[str, SharedDataset] = {}
     pending = {}
     for pair, trial in best.items():
+        spec, data = final_inputs(suite, trial, datasets[pair.dataset], pair.model)
         if pair.dataset not in shared:
-            shared[pair.dataset] = SharedDataset.put(datasets[pair.dataset], keep_test=True)
-        spec = TrialSpec(model=pair.model, training=suite.training, threads=max(1, int(suite.resources.cpus_per_trial)),
-                         imports=tuple(suite.imports))
+            shared[pair.dataset] = SharedDataset.put(data, keep_test=True)
         for seed in suite.final.seeds:
             ref = remote.remote(trial.config, shared[pair.dataset].ref, spec, seed)
             pending[ref] = (pair, seed)

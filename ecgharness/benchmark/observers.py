@@ -77,11 +77,12 @@ class TrialEnd:
 
 @dataclass(frozen=True)
 class BestTrial:
-    """The trial of a pair with the best validation score."""
+    """The trial of a pair with the best validation score, reached after ``epochs`` epochs."""
 
     score: float
     config: dict[str, Any]
     trial_id: str
+    epochs: int = 0
 
 
 @dataclass(frozen=True)

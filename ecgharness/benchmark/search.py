@@ -49,6 +49,12 @@ class _TrialEvents(Callback):
     def _info(self, trial: Any) -> TrialInfo:
         return TrialInfo(self.pair, trial.trial_id, dict(trial.config), self.spec.seed, self.max_epochs)
 
+    def best_epoch(self, trial_id: str) -> int:
+        """The first epoch at which the trial reached its best validation score."""
+        rows = [r for r in self.history if r["trial_id"] == trial_id]
+        best = max((r["score"] for r in rows), default=None)
+        return next((int(r["epoch"]) for r in rows if r["score"] == best), 0)
+
     def stop_reason(self, trial_id: str) -> str:
         last = self.last.get(trial_id)
         if not last:
@@ -137,7 +143,7 @@ def search_pair(suite: Suite, pair: Pair, space: SearchSpace, data: SharedDatase
         reasons |= {record.reason} - {""}
         if not result.error and isinstance(score, float) and math.isfinite(score):
             if best is None or score > best.score:
-                best = BestTrial(score, record.config, trial_id)
+                best = BestTrial(score, record.config, trial_id, events.best_epoch(trial_id))
     reason = "" if best else "every trial failed: " + "; ".join(sorted(reasons))
     if best is None:
         writer.add_failure(FailureRecord(pair.dataset, pair.model, "search", reason))

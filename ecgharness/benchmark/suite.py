@@ -21,7 +21,7 @@ import importlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
 
@@ -84,9 +84,18 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class FinalConfig:
-    """Final evaluation: the best configuration retrained once per seed, tested once each."""
+    """Final evaluation: the best configuration retrained once per seed, tested once each.
+
+    Attributes:
+        seeds: One retrain per seed.
+        train_on: ``train`` (validation keeps choosing the best epoch) or ``train+val``: retrain
+            on the training and validation splits together for the number of epochs the best
+            trial needed on validation, and test the last epoch's weights (de Chazal et al.
+            trained on all of DS1).
+    """
 
     seeds: tuple[int, ...] = (0, 1, 2)
+    train_on: Literal["train", "train+val"] = "train"
 
     def __post_init__(self) -> None:
         if not self.seeds:

@@ -52,6 +52,8 @@ class TrainConfig:
         augment_shift: Circular time shift of up to this many samples (0: off).
         scheduler: ``none``, ``plateau`` (ReduceLROnPlateau on the validation metric) or ``cosine``.
         precision: ``fp32``, or ``bf16`` autocast (used on CUDA only).
+        select: Weights that score the test split: ``best`` (the best validation epoch's) or
+            ``last`` (the final epoch's, as the PTB-XL benchmark and a train+val retrain do).
     """
 
     max_epochs: int = 10
@@ -67,6 +69,7 @@ class TrainConfig:
     augment_shift: int = field(default=0, metadata=_SEARCHABLE)
     scheduler: Literal["none", "plateau", "cosine"] = field(default="none", metadata=_SEARCHABLE)
     precision: Literal["fp32", "bf16"] = "fp32"
+    select: Literal["best", "last"] = "best"
 
     def __post_init__(self) -> None:
         if self.max_epochs < 1:

@@ -312,7 +312,7 @@ def train_model(
                            params=sum(p.numel() for p in run.model.parameters()), train_time_s=train_time,
                            throughput=seen / train_time if train_time > 0 else math.nan)
     if evaluate_test:
-        if best_state is not None:
+        if best_state is not None and run.loop.select == "best":
             run.model.load_state_dict(best_state)
         _score_test(run, outcome)
     return outcome
