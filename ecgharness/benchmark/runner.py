@@ -102,6 +102,8 @@ def search_all(suite: Suite, plan: _Plan, datasets: dict[str, PreparedDataset], 
         if pair.dataset not in shared:  # one object-store copy per dataset, shared by all its pairs
             shared[pair.dataset] = SharedDataset.put(datasets[pair.dataset], keep_test=False)
         space = space_for(entry.name, entry.space, f"suite models[{entry.name}].space")
+        if not suite.search.enabled:
+            space = space.fixed_only()
         found = search_pair(suite, pair, space, shared[pair.dataset], datasets[pair.dataset].headline,
                             storage, writer, observers)
         if found is not None:

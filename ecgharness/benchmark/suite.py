@@ -65,6 +65,8 @@ class SearchConfig:
         grace_period: ASHA: epochs every trial runs before it can be stopped.
         reduction_factor: ASHA: keep the best 1/reduction_factor at each rung.
         seed: Seeds the Optuna sampler.
+        enabled: False runs one trial per pair with the fixed entries of its space only (the
+            published settings of a benchmark), everything else at its default.
     """
 
     num_samples: int = 4
@@ -72,6 +74,7 @@ class SearchConfig:
     grace_period: int = 1
     reduction_factor: int = 2
     seed: int = 0
+    enabled: bool = True
 
     def __post_init__(self) -> None:
         if self.num_samples < 1:

@@ -101,6 +101,12 @@ class PreparedDataset:
         return self.task == "multilabel"
 
     @property
+    def sampling_rate(self) -> float | None:
+        """Samples per second of the signals (``notes["sampling_rate"]``, else the config's)."""
+        rate = self.notes.get("sampling_rate") or self.config.get("sampling_rate")
+        return float(rate) if rate else None
+
+    @property
     def scored(self) -> tuple[int, ...] | None:
         """Indices of the classes macro averages and loss weights cover (``notes["scored_classes"]``);
         None: every class."""

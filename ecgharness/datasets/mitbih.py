@@ -253,6 +253,7 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
                   for n, i in (("train", train), ("val", val), ("test", test))}
         notes = {"records": sorted(beats), "protocol": "intra-patient (beats of one patient in every split)"}
     notes["scored_classes"] = list(config.scored_classes)
+    notes["sampling_rate"] = 360  # every MIT-BIH record
     if set(config.scored_classes) != set(AAMI_CLASSES):
         notes["protocol"] += f"; macro averages over {', '.join(config.scored_classes)}"
     if config.rr_features:

@@ -32,6 +32,7 @@ from ecgharness.errors import ConfigError, DataNotFoundError
 log = logging.getLogger(__name__)
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
+FULL_RECORDS = 21_837  # records of PTB-XL 1.0.1 (Wagner et al., Sci Data 2020)
 SUBDIR = "ptbxl"
 PHYSIONET_URL = "https://physionet.org/content/ptb-xl/"
 FOLDS = {"train": tuple(range(1, 9)), "val": (9,), "test": (10,)}
@@ -229,8 +230,12 @@ def prepare(config: PTBXLConfig, root: Path) -> Prepared:
         std = splits["train"].x.std(axis=(0, 2), keepdims=True)
         for split in splits.values():
             split.x[:] = (split.x - mean) / np.maximum(std, 1e-6)
+    protocol = "strat_fold 1-8 train, 9 validation, 10 test"
+    if len(database) < FULL_RECORDS:
+        protocol += (f"; a subset of {len(database):,} of the {FULL_RECORDS:,} records: numbers are not "
+                     "comparable with the published ones")
     notes = {
-        "protocol": "strat_fold 1-8 train, 9 validation, 10 test",
+        "protocol": protocol,
         "task": config.task,
         "unlabelled": unlabelled,
         "records": {s: len(v) for s, v in splits.items()},

@@ -73,6 +73,11 @@ class SearchSpace:
         rng = random.Random(seed)
         return {k: p.sample(rng) for k, p in self.params.items()}
 
+    def fixed_only(self) -> "SearchSpace":
+        """The fixed entries alone: every searched one falls back to the model's or the loop's default."""
+        return SearchSpace(self.model, {k: p for k, p in self.params.items() if p.kind == "fixed"},
+                           f"{self.source} (fixed entries only)")
+
     def merged(self, overrides: Mapping[str, Any], where: str) -> "SearchSpace":
         """This space with some entries replaced (for example by a suite)."""
         extra = parse_space(self.model, overrides, where)

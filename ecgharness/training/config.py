@@ -41,7 +41,7 @@ class TrainConfig:
     Attributes:
         max_epochs: Upper bound on epochs (ASHA may stop a trial earlier).
         patience: Epochs without validation improvement before stopping.
-        grad_clip: Max gradient norm.
+        grad_clip: Max gradient norm (0: no clipping).
         eval_batch_size: Batch size for validation and test passes.
         loss: ``cross_entropy`` (BCE-with-logits for multi-label tasks) or ``focal``.
         focal_gamma: Focusing parameter of the focal loss.
@@ -50,7 +50,13 @@ class TrainConfig:
         augment_noise: Std of Gaussian noise added to training signals (0: off).
         augment_scale: Training signals scaled by U(1 - s, 1 + s) (0: off).
         augment_shift: Circular time shift of up to this many samples (0: off).
-        scheduler: ``none``, ``plateau`` (ReduceLROnPlateau on the validation metric) or ``cosine``.
+        scheduler: ``none``, ``plateau`` (ReduceLROnPlateau on the validation metric), ``cosine``
+            or ``onecycle`` (per batch, peaking at the trial's learning rate).
+        crop_s: Train on a random window of this many seconds of each example (0: whole).
+        tta_window_s: Validate and test on sliding windows of this many seconds, aggregated per
+            example (0: the whole example at once).
+        tta_stride_s: Step between those windows (0: half a window).
+        tta_aggregate: ``max`` or ``mean`` of the windows' probabilities.
         precision: ``fp32``, or ``bf16`` autocast (used on CUDA only).
         select: Weights that score the test split: ``best`` (the best validation epoch's) or
             ``last`` (the final epoch's, as the PTB-XL benchmark and a train+val retrain do).
@@ -67,7 +73,11 @@ class TrainConfig:
     augment_noise: float = field(default=0.0, metadata=_SEARCHABLE)
     augment_scale: float = field(default=0.0, metadata=_SEARCHABLE)
     augment_shift: int = field(default=0, metadata=_SEARCHABLE)
-    scheduler: Literal["none", "plateau", "cosine"] = field(default="none", metadata=_SEARCHABLE)
+    scheduler: Literal["none", "plateau", "cosine", "onecycle"] = field(default="none", metadata=_SEARCHABLE)
+    crop_s: float = field(default=0.0, metadata=_SEARCHABLE)
+    tta_window_s: float = field(default=0.0, metadata=_SEARCHABLE)
+    tta_stride_s: float = field(default=0.0, metadata=_SEARCHABLE)
+    tta_aggregate: Literal["max", "mean"] = field(default="max", metadata=_SEARCHABLE)
     precision: Literal["fp32", "bf16"] = "fp32"
     select: Literal["best", "last"] = "best"
 
@@ -76,6 +86,8 @@ class TrainConfig:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1, got {self.patience}")
+        if min(self.crop_s, self.tta_window_s, self.tta_stride_s) < 0:
+            raise ValueError("crop_s, tta_window_s and tta_stride_s must be >= 0 seconds")
         if self.augment_noise < 0 or not 0 <= self.augment_scale < 1 or self.augment_shift < 0:
             raise ValueError("augment_noise >= 0, 0 <= augment_scale < 1 and augment_shift >= 0 are required")
 

@@ -149,14 +149,34 @@ class _Run:
     sample_weights: torch.Tensor | None
     generator: torch.Generator
     device: torch.device
+    crop: int = 0  # training window in samples (0: whole examples)
+    tta: tuple[int, int] | None = None  # (window, stride) in samples for validation and test
 
     @property
     def loop(self) -> TrainConfig:
         return self.settings.loop
 
+    def predict(self, data: _OnDevice) -> tuple[torch.Tensor, np.ndarray]:
+        """(logits for the loss, probabilities) of every example of ``data``; with test-time
+        windows, one probability per example: the max (or mean) over its windows, and the
+        windows' mean logits for the loss."""
+        batch = self.loop.eval_batch_size
+        if self.tta is None:
+            logits = predict_logits(self.model, data, batch, self.inputs, self.autocast)
+            return logits, to_scores(logits, self.dataset.multilabel)
+        windows = techniques.sliding_windows(data.x, *self.tta)  # (n, w, leads, length)
+        n, w = windows.shape[:2]
+        meta = None if data.meta is None else data.meta.repeat_interleave(w, dim=0)
+        flat = _OnDevice(windows.reshape(n * w, *windows.shape[2:]), data.y, meta)
+        logits = predict_logits(self.model, flat, batch, self.inputs, self.autocast).reshape(n, w, -1)
+        probs = torch.sigmoid(logits) if self.dataset.multilabel else torch.softmax(logits, dim=-1)
+        scores = probs.amax(dim=1) if self.loop.tta_aggregate == "max" else probs.mean(dim=1)
+        if not self.dataset.multilabel:
+            scores = scores / scores.sum(dim=1, keepdim=True)
+        return logits.mean(dim=1), scores.cpu().numpy()
+
     def val_scores(self) -> tuple[torch.Tensor, np.ndarray]:
-        logits = predict_logits(self.model, self.val, self.loop.eval_batch_size, self.inputs, self.autocast)
-        return logits, to_scores(logits, self.dataset.multilabel)
+        return self.predict(self.val)
 
 
 def _loss(loop: TrainConfig, weights: torch.Tensor | None, multilabel: bool) -> nn.Module:
@@ -165,6 +185,23 @@ def _loss(loop: TrainConfig, weights: torch.Tensor | None, multilabel: bool) -> 
     if multilabel:
         return nn.BCEWithLogitsLoss()
     return nn.CrossEntropyLoss(weight=weights)
+
+
+def _samples(dataset: PreparedDataset, seconds: float, what: str) -> int:
+    if seconds <= 0:
+        return 0
+    if not dataset.sampling_rate:
+        raise ValueError(f"{what} is given in seconds but dataset {dataset.name!r} does not record its sampling "
+                         "rate; set it to 0")
+    return max(1, round(seconds * dataset.sampling_rate))
+
+
+def _windows(dataset: PreparedDataset, loop: TrainConfig) -> tuple[int, tuple[int, int] | None]:
+    """Training crop and test-time (window, stride), in samples."""
+    crop = _samples(dataset, loop.crop_s, "crop_s")
+    window = _samples(dataset, loop.tta_window_s, "tta_window_s")
+    stride = _samples(dataset, loop.tta_stride_s, "tta_stride_s") or max(1, window // 2)
+    return crop, ((window, stride) if window else None)
 
 
 def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, seed: int,
@@ -186,13 +223,15 @@ def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, s
                if loop.class_weighted and not multilabel else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.optimiser.lr,
                                   weight_decay=settings.optimiser.weight_decay)
+    steps = math.ceil(len(train.y) / settings.optimiser.batch_size)
+    crop, tta = _windows(dataset, loop)
     return _Run(
         dataset=dataset, settings=settings, model=model, inputs=inputs, autocast=autocast, train=train, val=val,
         loss_fn=_loss(loop, weights, multilabel).to(device), optimizer=optimizer,
-        scheduler=techniques.make_scheduler(loop.scheduler, optimizer, loop.max_epochs),
+        scheduler=techniques.make_scheduler(loop.scheduler, optimizer, loop.max_epochs, steps),
         sample_weights=(techniques.balanced_sample_weights(train.y, dataset.num_classes)
                         if loop.sampler == "weighted" else None),
-        generator=torch.Generator(device="cpu").manual_seed(seed), device=device,
+        generator=torch.Generator(device="cpu").manual_seed(seed), device=device, crop=crop, tta=tta,
     )
 
 
@@ -207,14 +246,19 @@ def _train_epoch(run: _Run) -> tuple[float, int]:
         if len(idx) < 2:  # BatchNorm cannot train on a single example
             continue
         x, meta = run.train.batch(idx)
+        if run.crop:
+            x = techniques.random_crop(x, run.crop, run.generator)
         x = techniques.augment(x, loop.augment_noise, loop.augment_scale, loop.augment_shift, run.generator)
         with run.autocast():
             logits = run.model(*run.inputs(x, meta))
         loss = run.loss_fn(logits.float(), run.train.y[idx])
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(run.model.parameters(), loop.grad_clip)
+        if loop.grad_clip > 0:
+            nn.utils.clip_grad_norm_(run.model.parameters(), loop.grad_clip)
         run.optimizer.step()
+        if isinstance(run.scheduler, torch.optim.lr_scheduler.OneCycleLR):
+            run.scheduler.step()
         total += loss.detach()
         steps += 1
         seen += len(idx)
@@ -234,7 +278,7 @@ def _validate(run: _Run) -> tuple[dict[str, float], float, float]:
 def _step_scheduler(run: _Run, score: float) -> None:
     if isinstance(run.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         run.scheduler.step(score if math.isfinite(score) else 0.0)
-    elif run.scheduler is not None:
+    elif run.scheduler is not None and not isinstance(run.scheduler, torch.optim.lr_scheduler.OneCycleLR):
         run.scheduler.step()
 
 
@@ -245,8 +289,7 @@ def _score_test(run: _Run, outcome: TrainOutcome) -> None:
         thresholds = choose_thresholds(run.val.y.cpu().numpy(), run.val_scores()[1])
         outcome.thresholds = thresholds.tolist()
     test = _OnDevice.of(run.dataset.splits["test"], run.device, run.dataset.multilabel)
-    logits = predict_logits(run.model, test, run.loop.eval_batch_size, run.inputs, run.autocast)
-    outcome.test_scores = to_scores(logits, run.dataset.multilabel)
+    outcome.test_scores = run.predict(test)[1]
     outcome.test_labels = test.y.cpu().numpy()
     outcome.test_metrics = evaluate(run.dataset, outcome.test_labels, outcome.test_scores, thresholds)
 

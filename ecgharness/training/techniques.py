@@ -85,8 +85,35 @@ def augment(x: torch.Tensor, noise: float, scale: float, shift: int, generator: 
     return x
 
 
-def make_scheduler(kind: str, optimizer: torch.optim.Optimizer, max_epochs: int):
-    """``plateau`` (halve the rate after 2 epochs without validation gain), ``cosine`` or ``none``."""
+def random_crop(x: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
+    """A random window of ``length`` samples from each example (the whole signal if shorter)."""
+    b, c, total = x.shape
+    if length <= 0 or length >= total:
+        return x
+    starts = (torch.rand(b, generator=generator) * (total - length + 1)).long().clamp_max(total - length)
+    idx = starts.to(x.device)[:, None] + torch.arange(length, device=x.device)[None, :]
+    return x.gather(2, idx[:, None, :].expand(-1, c, -1))
+
+
+def sliding_windows(x: torch.Tensor, length: int, stride: int) -> torch.Tensor:
+    """(batch, windows, leads, length) windows of ``length`` samples every ``stride`` samples;
+    the last window ends at the signal's end, so every sample is seen."""
+    total = x.shape[-1]
+    if length >= total:
+        return x[:, None]
+    starts = list(range(0, total - length + 1, max(1, stride)))
+    if starts[-1] != total - length:
+        starts.append(total - length)
+    return torch.stack([x[..., s:s + length] for s in starts], dim=1)
+
+
+def make_scheduler(kind: str, optimizer: torch.optim.Optimizer, max_epochs: int, steps_per_epoch: int = 1):
+    """``plateau`` (halve the rate after 2 epochs without validation gain), ``cosine``,
+    ``onecycle`` (one-cycle policy over all training steps, peaking at the optimiser's
+    learning rate; stepped per batch, as in the PTB-XL benchmark) or ``none``."""
+    if kind == "onecycle":
+        lr = optimizer.param_groups[0]["lr"]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max_epochs * steps_per_epoch + 1)
     if kind == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)
     if kind == "cosine":
