@@ -58,7 +58,7 @@ def test_html_is_self_contained_and_marks_published_rows(report) -> None:
     page = (report.folder / "report.html").read_text()
     sources = re.findall(r'src="([^"]+)"', page)
     assert len(sources) == 9 and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert page.count('class="published"') == 4  # 2 published rows x (comparison + AAMI)
+    assert page.count('class="published"') == 2  # 1 published row x (comparison + AAMI)
     assert "inter-patient" in page
 
 
@@ -191,3 +191,21 @@ def test_the_run_folder_names_its_format_and_a_newer_one_is_refused(tmp_path) ->
     (folder / "format.json").write_text(json.dumps({"format": "ecgharness-run", "version": 2}))
     with pytest.raises(ValueError, match="format version 2; this ecgharness reads up to version 1"):
         read_run(folder)
+
+
+def test_published_rows_say_whether_our_row_is_the_same_model_and_protocol() -> None:
+    from ecgharness.evaluation.references import match, references_for, related_for
+
+    (ptbxl,) = references_for("ptbxl", {"task": "superdiagnostic", "sampling_rate": 100})
+    rows = {r["model"]: r for r in ptbxl["rows"]}
+    benchmark = {"crop_s": 2.5, "tta_window_s": 2.5, "tta_stride_s": 1.25, "tta_aggregate": "max",
+                 "scheduler": "onecycle", "select": "last", "max_epochs": 50}
+    assert match(ptbxl, rows["lstm"], {"lstm_ptbxl"}, benchmark) == "same model and protocol as our lstm_ptbxl"
+    assert match(ptbxl, rows["lstm"], {"lstm"}, benchmark) == ""  # our attention lstm is another model
+    assert match(ptbxl, rows["resnet1d_wang"], {"resnet1d_wang"}, {"scheduler": "none"}) == \
+        "same model as our resnet1d_wang, other protocol"
+    assert match(ptbxl, rows["Wavelet+NN"], {"resnet1d_wang"}, benchmark) == ""
+    assert ptbxl["source"]  # every PTB-XL number was checked against the authors' table
+    assert references_for("chapman", {"labels": "groups"}) == []  # Zheng et al.: another database
+    (zheng,) = related_for("chapman", {"labels": "groups"})
+    assert "not on the public" in zheng["why"]

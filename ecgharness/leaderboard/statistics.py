@@ -23,7 +23,7 @@ from ecgharness.evaluation.bootstrap import (
     resample_indices,
 )
 from ecgharness.evaluation.metrics import confusion_matrix, per_class_table
-from ecgharness.evaluation.references import references_for
+from ecgharness.evaluation.references import references_for, related_for
 from ecgharness.leaderboard.rankings import leaderboard_frames
 from ecgharness.leaderboard.store import RunResults
 
@@ -47,6 +47,8 @@ class DatasetReport:
     labels: np.ndarray
     confusion: dict[str, np.ndarray] = field(default_factory=dict)  # model -> summed over seeds (multiclass)
     references: list[dict[str, Any]] = field(default_factory=list)
+    related: list[dict[str, Any]] = field(default_factory=list)  # publications that are not comparable
+    training: dict[str, Any] = field(default_factory=dict)  # the run's training settings
 
     @property
     def leader(self) -> str:
@@ -117,7 +119,8 @@ def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resam
     return DatasetReport(
         name=dataset, headline=headline, task=task, class_names=class_names, protocol=_protocol(run, dataset),
         config=config, ranking=ranking, per_class=per_class, seeds=seeds, indices=indices, labels=labels,
-        confusion=confusion, references=references_for(dataset, config),
+        confusion=confusion, references=references_for(dataset, config), related=related_for(dataset, config),
+        training=dict(run.suite.get("training") or {}),
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ecgharness.evaluation.metrics import AAMI_CLASSES, aami_table
+from ecgharness.evaluation.references import match
 from ecgharness.leaderboard.rankings import seed_count
 from ecgharness.leaderboard.statistics import MACRO_COLUMNS, DatasetReport, build_reports, dataset_report
 
@@ -29,6 +30,14 @@ def _p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def published_label(report: DatasetReport, ref: dict[str, Any], row: dict[str, Any]) -> str:
+    """``model (reference, published[, unverified][; same model and protocol as our m])``."""
+    notes = ["published"] + ([] if ref.get("source") else ["unverified"])
+    text = f"{row['model']} ({ref['reference']}, {', '.join(notes)}"
+    relation = match(ref, row, set(report.ranking["model"]), report.training)
+    return text + (f"; {relation})" if relation else ")")
+
+
 def comparison_rows(report: DatasetReport) -> list[dict[str, Any]]:
     """Rows of the paper-style table, numbers kept numeric; published rows last."""
     rows = []
@@ -44,7 +53,7 @@ def comparison_rows(report: DatasetReport) -> list[dict[str, Any]]:
     for ref in report.references:
         for row in ref["rows"]:
             rows.append({
-                "model": f"{row['model']} ({ref['reference']}, published)", "published": True,
+                "model": published_label(report, ref, row), "published": True,
                 "headline": row.get(report.headline, math.nan), "std": math.nan, "ci": None, "p": None,
                 "accuracy": row.get("accuracy", math.nan),
                 **{f"macro_{c}": row.get(f"macro_{c}", math.nan) for c in MACRO_COLUMNS},
@@ -101,7 +110,7 @@ def aami_rows(report: DatasetReport) -> pd.DataFrame:
         rows.append(row)
     for ref in report.references:
         for r in ref["rows"]:
-            row = {"model": f"{r['model']} ({ref['reference']}, published)",
+            row = {"model": published_label(report, ref, r),
                    "accuracy": 100 * r.get("accuracy", math.nan)}
             for c in classes:
                 row[f"{c} Se"] = 100 * r.get(f"{c}_se", math.nan)

@@ -93,7 +93,8 @@ def _sections(report: DatasetReport) -> list[tuple[str, pd.DataFrame, str]]:
         f"{n_boot:,} bootstrap resamples of the test set shared by all models; p: paired bootstrap test "
         f"against the leader ({report.leader}). Best of our rows in bold. Published rows are quoted as "
         "published, under their own protocol" + (f" ({report.references[0]['protocol']})" if report.references
-                                                  else "") + ".",
+                                                  else "") + "." + "".join(
+            f" Related, not comparable: {ref['reference']} ({ref['why']})." for ref in report.related),
     )]
     if report.is_mitbih and report.task == "multiclass":
         sections.append(("AAMI sensitivity (Se) and positive predictive value (+P), %",
