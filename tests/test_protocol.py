@@ -244,3 +244,27 @@ def test_final_retrain_on_train_plus_val_runs_the_best_trials_epochs(synthetic) 
     default = parse_suite({"name": "s", "datasets": ["synthetic"], "models": ["cnn_lstm"]}, "s.yaml")
     spec, data = final_inputs(default, BestTrial(0.5, {}, "t", epochs=2), synthetic, "cnn_lstm")
     assert spec.training == default.training and data is synthetic
+
+
+def test_ec57_f_beats_called_v_are_not_errors() -> None:
+    from sklearn.metrics import precision_score, recall_score
+
+    from ecgharness.evaluation.metrics import per_class_table, summary_metrics
+
+    rng = np.random.default_rng(8)
+    y = rng.choice(4, size=600, p=[0.7, 0.1, 0.12, 0.08])
+    scores = rng.random((600, 4)) + 0.6 * np.eye(4)[y]
+    scores[(y == 3) & (rng.random(600) < 0.4), 2] += 2  # many F beats called V
+    pred = scores.argmax(axis=1)
+    names = ("N", "S", "V", "F")
+    plain = summary_metrics(y, scores, names, "multiclass")
+    ec57 = summary_metrics(y, scores, names, "multiclass", forgive=[(3, 2)])
+    kept = ~((y == 3) & (pred == 2))  # the same numbers as leaving those beats out of V and F
+    assert ec57["ppv/V"] == pytest.approx(precision_score(y[kept] == 2, pred[kept] == 2))
+    assert ec57["sensitivity/F"] == pytest.approx(recall_score(y[kept] == 3, pred[kept] == 3))
+    assert ec57["ppv/V"] > plain["ppv/V"] and ec57["sensitivity/F"] > plain["sensitivity/F"]
+    assert ec57["sensitivity/S"] == plain["sensitivity/S"]  # other classes untouched
+    table = per_class_table(y, scores, names, "multiclass", forgive=[(3, 2)])
+    assert table.loc["V", "precision"] == pytest.approx(ec57["ppv/V"])
+    sample = load_dataset("mitbih_sample", {"ec57_f_as_v": True})
+    assert sample.forgive == ((3, 2),) and "EC57" in sample.notes["protocol"]

@@ -39,7 +39,7 @@ def evaluate_floors(datasets: dict[str, PreparedDataset], writer: RunWriter, obs
             record = FinalRecord(
                 dataset=name, model=floor.model, seed=0, config={}, task=ds.task, headline=ds.headline,
                 class_names=tuple(ds.class_names), metrics=summary_metrics(
-                    labels, floor.scores, ds.class_names, ds.task, floor.thresholds, ds.scored),
+                    labels, floor.scores, ds.class_names, ds.task, floor.thresholds, ds.scored, ds.forgive),
                 scores=floor.scores, labels=labels, thresholds=floor.thresholds, params=floor.params,
                 train_time_s=floor.train_time_s, throughput=floor.throughput, epochs=0, best_epoch=0,
                 device="cpu", kind="floor")

@@ -114,6 +114,11 @@ class PreparedDataset:
         return None if not names else tuple(self.class_names.index(c) for c in names)
 
     @property
+    def forgive(self) -> tuple[tuple[int, int], ...]:
+        """(true, predicted) class pairs that are not errors (``notes["forgive"]``, by class name)."""
+        return tuple((self.class_names.index(t), self.class_names.index(p)) for t, p in self.notes.get("forgive", ()))
+
+    @property
     def has_meta(self) -> bool:
         return self.splits["train"].meta is not None
 

@@ -74,6 +74,8 @@ class MITBIHConfig:
         context_s: Seconds of extra signal on each side of the beat window, so the window
             holds the neighbouring beats (0: one beat).
         rr_local_beats: RR intervals averaged for ``rr_local`` (centred on the beat).
+        ec57_f_as_v: AAMI EC57's rule: an F beat classified as V is not an error (it counts
+            neither for F nor for V).
         scored_classes: Classes the macro averages and the loss weights cover (de Chazal et al.
             2004 score N, S, V and F; Q, 15 beats in all of DS1 and DS2, is reported only).
     """
@@ -94,6 +96,7 @@ class MITBIHConfig:
     context_s: float = 0.0
     rr_local_beats: int = 10
     scored_classes: tuple[str, ...] = ("N", "S", "V", "F")
+    ec57_f_as_v: bool = False
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.scored_classes if c not in AAMI_CLASSES]
@@ -254,6 +257,9 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
         notes = {"records": sorted(beats), "protocol": "intra-patient (beats of one patient in every split)"}
     notes["scored_classes"] = list(config.scored_classes)
     notes["sampling_rate"] = 360  # every MIT-BIH record
+    if config.ec57_f_as_v:
+        notes["forgive"] = [["F", "V"]]
+        notes["protocol"] += "; F beats classified as V are not errors (EC57)"
     if set(config.scored_classes) != set(AAMI_CLASSES):
         notes["protocol"] += f"; macro averages over {', '.join(config.scored_classes)}"
     if config.rr_features:

@@ -117,14 +117,14 @@ def _checked_indices(indices: np.ndarray, n: int) -> np.ndarray:
 
 def bootstrap_distribution(labels: np.ndarray, scores: np.ndarray, task: str, metric: str,
                            indices: np.ndarray, thresholds: np.ndarray | None = None,
-                           scored: Sequence[int] | None = None) -> np.ndarray:
+                           scored: Sequence[int] | None = None, forgive: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """The headline ``metric`` on each resample, (n_resamples,) float64.
 
     ``indices`` come from :func:`resample_indices` and are shared by every model of the
     dataset (stored with the report), so distributions of two models pair up resample by
     resample. Multi-label ``thresholds`` stay fixed (chosen on validation).
     """
-    metric_fn = HeadlineMetric(labels, scores, task, metric, thresholds, scored)
+    metric_fn = HeadlineMetric(labels, scores, task, metric, thresholds, scored, forgive)
     indices = _checked_indices(indices, metric_fn.n)
     if len(indices) == 0:
         return np.empty(0)

@@ -14,7 +14,9 @@ predicted has no precision. Macro averages skip undefined values.
 
 Macro averages run over the *scored* classes: all of them unless ``scored`` names a subset
 (the MIT-BIH inter-patient protocol averages N, S, V and F and only reports Q); accuracy and
-the per-class rows always cover every class.
+the per-class rows always cover every class. ``forgive`` names (true, predicted) class pairs
+that are not errors (AAMI EC57: an F beat classified as V): such an example counts neither
+for its true class nor for the predicted one.
 
 Counts are computed as weighted sums over the examples and AUROC/AUPRC from one sort of
 each score column, so any weighting of the examples — in particular a bootstrap resample,
@@ -50,7 +52,8 @@ def scored_columns(k: int, scored: Sequence[int] | None) -> np.ndarray:
 # ------------------------------------------------------------------ inputs
 
 def _checked(
-    labels: np.ndarray, scores: np.ndarray, task: str, thresholds: np.ndarray | None
+    labels: np.ndarray, scores: np.ndarray, task: str, thresholds: np.ndarray | None,
+    forgive: Sequence[tuple[int, int]] = (),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(y_true, y_pred, scores) as (n, k) bool, bool, float64, after checking shapes and values."""
     if task not in TASKS:
@@ -79,7 +82,11 @@ def _checked(
             raise ValueError(f"multiclass labels must lie in [0, {k}) for {k} score columns, "
                              f"got values in [{classes.min()}, {classes.max()}]")
         eye = np.eye(k, dtype=bool)
-        return eye[classes], eye[scores.argmax(axis=1)], scores
+        y_true, y_pred = eye[classes], eye[scores.argmax(axis=1)]
+        for true, predicted in forgive:  # e.g. AAMI EC57: F beats called V are not errors
+            rows = y_true[:, true] & y_pred[:, predicted]
+            y_true[rows, true] = y_pred[rows, predicted] = False
+        return y_true, y_pred, scores
     if labels.shape != (n, k):
         raise ValueError(f"multi-label labels must have shape {scores.shape} like the scores, got {labels.shape}")
     if not np.isin(labels, (0, 1)).all():
@@ -196,10 +203,11 @@ class HeadlineMetric:
     """
 
     def __init__(self, labels: np.ndarray, scores: np.ndarray, task: str, metric: str,
-                 thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> None:
+                 thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None,
+                 forgive: Sequence[tuple[int, int]] = ()) -> None:
         if metric not in HEADLINE_METRICS:
             raise ValueError(f"unknown headline metric {metric!r}; valid metrics: {', '.join(HEADLINE_METRICS)}")
-        y_true, y_pred, scores = _checked(labels, scores, task, thresholds)
+        y_true, y_pred, scores = _checked(labels, scores, task, thresholds, forgive)
         self.metric = metric
         self.n = len(scores)
         self.scored = scored_columns(scores.shape[1], scored)
@@ -229,21 +237,23 @@ class HeadlineMetric:
 
 
 def headline(labels: np.ndarray, scores: np.ndarray, task: str, metric: str,
-             thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> float:
+             thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None,
+             forgive: Sequence[tuple[int, int]] = ()) -> float:
     """One headline metric (see ``HEADLINE_METRICS``), equal to what :func:`per_class_table` gives.
 
     ``accuracy`` is the exact-match accuracy: argmax equals the label (multiclass), every
     class right (multi-label). ``macro_*`` average the defined per-class values;
     ``micro_f1`` pools the counts of all classes (for multiclass it equals ``accuracy``).
     """
-    metric_fn = HeadlineMetric(labels, scores, task, metric, thresholds, scored)
+    metric_fn = HeadlineMetric(labels, scores, task, metric, thresholds, scored, forgive)
     return float(metric_fn(np.ones((1, metric_fn.n)))[0])
 
 
 # ------------------------------------------------------------------ tables
 
 def per_class_table(labels: np.ndarray, scores: np.ndarray, class_names: Sequence[str], task: str,
-                    thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> pd.DataFrame:
+                    thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None,
+                    forgive: Sequence[tuple[int, int]] = ()) -> pd.DataFrame:
     """Every metric per class, plus ``macro`` and ``micro`` rows.
 
     Columns: ``COLUMNS`` (counts tp, fp, fn, tn, support, then rates). Per class the counts
@@ -252,7 +262,7 @@ def per_class_table(labels: np.ndarray, scores: np.ndarray, class_names: Sequenc
     counts (for multiclass micro sensitivity = precision = F1 = accuracy), AUROC and AUPRC
     of the flattened one-vs-rest scores (scikit-learn's ``average="micro"``).
     """
-    y_true, y_pred, scores = _checked(labels, scores, task, thresholds)
+    y_true, y_pred, scores = _checked(labels, scores, task, thresholds, forgive)
     n, k = scores.shape
     names = [str(c) for c in class_names]
     if len(names) != k:
@@ -310,7 +320,8 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
 
 
 def summary_metrics(labels: np.ndarray, scores: np.ndarray, class_names: Sequence[str], task: str,
-                    thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None) -> dict[str, float]:
+                    thresholds: np.ndarray | None = None, scored: Sequence[int] | None = None,
+                    forgive: Sequence[tuple[int, int]] = ()) -> dict[str, float]:
     """The flat metric dictionary of one set of predictions (validation epoch or test run).
 
     Keys: ``accuracy`` (exact match), ``macro_f1``, ``macro_auroc``, then per class
@@ -319,7 +330,7 @@ def summary_metrics(labels: np.ndarray, scores: np.ndarray, class_names: Sequenc
     ``thresholds`` are given). The values equal those of :func:`per_class_table` and
     :func:`headline`; undefined values are NaN.
     """
-    y_true, y_pred, scores = _checked(labels, scores, task, thresholds)
+    y_true, y_pred, scores = _checked(labels, scores, task, thresholds, forgive)
     n, k = scores.shape
     if len(class_names) != k:
         raise ValueError(f"{len(class_names)} class names for {k} score columns")

@@ -95,12 +95,15 @@ def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resam
                                  "models; results from different test sets cannot be compared in one table")
     indices = resample_indices(labels, n_resamples=n_resamples, seed=seed)
     scored = scored_classes(run, dataset, class_names)
+    notes = run.provenance.get("datasets", {}).get(dataset, {}).get("notes", {})
+    forgive = tuple((class_names.index(t), class_names.index(p)) for t, p in notes.get("forgive", ()))
     distributions, per_class, confusion = {}, {}, {}
     for model, preds in predictions.items():
-        dists = [bootstrap_distribution(labels, p["scores"], task, headline, indices, p.get("thresholds"), scored)
+        dists = [bootstrap_distribution(labels, p["scores"], task, headline, indices, p.get("thresholds"), scored,
+                                        forgive)
                  for p in preds]
         distributions[model] = np.mean(dists, axis=0)
-        tables = [per_class_table(labels, p["scores"], class_names, task, p.get("thresholds"), scored)
+        tables = [per_class_table(labels, p["scores"], class_names, task, p.get("thresholds"), scored, forgive)
                   for p in preds]
         per_class[model] = sum(t.astype(float) for t in tables) / len(tables)
         if task == "multiclass":

@@ -129,7 +129,7 @@ def to_scores(logits: torch.Tensor, multilabel: bool) -> np.ndarray:
 def evaluate(dataset: PreparedDataset, y: np.ndarray, scores: np.ndarray,
              thresholds: np.ndarray | None = None) -> dict[str, float]:
     """The flat metric dictionary of predictions on one split of ``dataset``."""
-    return summary_metrics(y, scores, dataset.class_names, dataset.task, thresholds, dataset.scored)
+    return summary_metrics(y, scores, dataset.class_names, dataset.task, thresholds, dataset.scored, dataset.forgive)
 
 
 @dataclass
