@@ -24,7 +24,7 @@ DE_CHAZAL = {"S": (0.759, 0.385), "V": (0.777, 0.819)}  # IEEE TBME 51(7) 2004, 
 
 def aami_rows(name: str, metrics: dict[str, float]) -> str:
     cells = [f"{100 * metrics[f'{k}/{c}']:5.1f}" for c in "NSVF" for k in ("sensitivity", "ppv")]
-    return f"{name:<34} {100 * metrics['accuracy']:5.1f}  " + "  ".join(cells) + f"  {metrics['macro_f1']:.3f}"
+    return f"{name:<42} {100 * metrics['accuracy']:5.1f}  " + "  ".join(cells) + f"  {metrics['macro_f1']:.3f}"
 
 
 def main() -> int:
@@ -69,11 +69,11 @@ def main() -> int:
                                     ds.forgive)
     print(f"\nDS2 ({len(ds.splits['test'].y):,} beats), %; macro-F1 over N, S, V, F"
           + (" (EC57: F called V not an error)" if args.ec57 else "") + f"; training took {took:.0f} s")
-    print(f"{'':<34} {'acc':>5}  " + "  ".join(f"{c} Se  {c} +P" for c in "NSVF") + "  macro-F1")
+    print(f"{'':<42} {'acc':>5}  " + "  ".join(f"{c} Se  {c} +P" for c in "NSVF") + "  macro-F1")
     print(aami_rows(label, out.test_metrics))
     print(aami_rows("floor_linear (RR + beat summaries)", floor_metrics))
     s, v = DE_CHAZAL["S"], DE_CHAZAL["V"]
-    print(f"{'de Chazal et al. 2004 (published)':<34} {'':>5}  {'':>5}  {'':>5}  {100 * s[0]:5.1f}  {100 * s[1]:5.1f}  "
+    print(f"{'de Chazal et al. 2004 (published)':<42} {'':>5}  {'':>5}  {'':>5}  {100 * s[0]:5.1f}  {100 * s[1]:5.1f}  "
           f"{100 * v[0]:5.1f}  {100 * v[1]:5.1f}")
     print("\nMondejar-Guerra et al. 2019 is not shown: its per-class figures could not be checked against the paper.")
     return 0
