@@ -71,3 +71,36 @@ def test_runs_in_parts_keep_one_copy_of_each_floor(tmp_path) -> None:
     runs = merged.final_runs
     assert sorted(runs["model"].unique()) == ["floor_majority", "strong", "weak"]
     assert len(runs[runs["model"] == "floor_majority"]) == 2  # seeds 0 and 1 of part a, once
+
+
+def test_a_floor_above_the_models_is_ranked_but_never_the_leader(tmp_path) -> None:
+    import math
+
+    from report_fixtures import CLASSES, stored_labels, write_run
+
+    from ecgharness.evaluation.metrics import classification_metrics
+    from ecgharness.leaderboard import render_leaderboard
+    from ecgharness.leaderboard.rankings import leaderboard_frames
+    from ecgharness.leaderboard.statistics import dataset_report
+    from ecgharness.leaderboard.store import FinalRecord, RunWriter, read_run
+
+    folder = write_run(tmp_path / "tiny" / "f", models=("strong", "weak"))
+    writer = RunWriter(folder, "tiny")
+    writer.final_runs = pd.read_csv(folder / "final_runs.csv").to_dict("records")
+    writer.final_metrics = pd.read_csv(folder / "final_metrics.csv").to_dict("records")
+    labels = stored_labels()
+    perfect = np.eye(len(CLASSES))[labels] * 0.9 + 0.02  # a floor that beats every model
+    writer.add_final(FinalRecord(
+        dataset="mitbih", model="floor_linear", seed=0, config={}, task="multiclass", headline="macro_f1",
+        class_names=CLASSES, metrics=classification_metrics(labels, perfect, CLASSES), scores=perfect, labels=labels,
+        thresholds=None, params=10, train_time_s=0.1, throughput=1e4, epochs=0, best_epoch=0, device="cpu",
+        kind="floor"))
+    writer.save()
+    run = read_run(folder)
+    frame = leaderboard_frames(run)["mitbih"]
+    assert list(frame["model"])[:2] == ["floor_linear", "strong"] and list(frame["floor"]) == [True, False, False]
+    report = dataset_report(run, "mitbih", frame, n_resamples=100)
+    assert report.leader == "strong"
+    p = dict(zip(report.ranking["model"], report.ranking["p_vs_leader"]))
+    assert math.isnan(p["strong"]) and p["floor_linear"] < 0.05  # the floor is compared with the best model
+    assert "p vs best model" in render_leaderboard(run, "table", intervals=True)

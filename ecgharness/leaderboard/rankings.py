@@ -6,6 +6,12 @@ import pandas as pd
 
 from ecgharness.leaderboard.store import RunResults
 
+def leader_of(ranking: pd.DataFrame) -> str:
+    """The best model of a ranking; floors are baselines, so the best of the others when there is one."""
+    models = ranking.loc[~ranking["floor"], "model"] if "floor" in ranking else ranking["model"]
+    return str((models if len(models) else ranking["model"]).iloc[0])
+
+
 def seed_count(counts) -> str:
     """``3``, or ``2-3`` when models have different numbers of seeds."""
     counts = [int(c) for c in counts]
@@ -19,7 +25,8 @@ def leaderboard_frames(run: RunResults) -> dict[str, pd.DataFrame]:
     """One numeric ranking per dataset, best first.
 
     Columns: ``model``, ``<headline>_mean``, ``<headline>_std``, ``accuracy_mean``,
-    ``f1_<class>`` means, ``params``, ``train_time_s``, ``throughput``, ``seeds``.
+    ``f1_<class>`` means, ``params``, ``train_time_s``, ``throughput``, ``seeds``, ``floor``
+    (a non-deep baseline of the harness rather than a model of the suite).
     """
     metrics = run.final_metrics
     if metrics.empty:
@@ -41,6 +48,8 @@ def leaderboard_frames(run: RunResults) -> dict[str, pd.DataFrame]:
             params=("params", "first"), train_time_s=("train_time_s", "mean"),
             throughput=("throughput", "mean"), seeds=("seed", "count"))
         table = table.join(info).reset_index()
+        floors = set(runs.loc[runs["kind"] == "floor", "model"]) if "kind" in runs else set()
+        table["floor"] = table["model"].isin(floors)
         table = table.sort_values(f"{headline}_mean", ascending=False, na_position="last").reset_index(drop=True)
         table.insert(0, "rank", range(1, len(table) + 1))
         table.attrs["headline"] = headline

@@ -33,7 +33,7 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
     if "ci_low" in frame:
         out["95% CI"] = [f"[{lo:.4f}, {hi:.4f}]" if math.isfinite(lo) else "n/a"
                          for lo, hi in zip(frame["ci_low"], frame["ci_high"])]
-        out["p vs #1"] = ["" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+        out["p vs best model"] = ["" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
                           for p in frame["p_vs_leader"]]
     out["accuracy ↑"] = [f"{v:.4f}" for v in frame["accuracy_mean"]]
     for c in frame.attrs["classes"]:

@@ -24,7 +24,7 @@ from ecgharness.evaluation.bootstrap import (
 )
 from ecgharness.evaluation.metrics import confusion_matrix, per_class_table
 from ecgharness.evaluation.references import references_for, related_for
-from ecgharness.leaderboard.rankings import leaderboard_frames
+from ecgharness.leaderboard.rankings import leader_of, leaderboard_frames
 from ecgharness.leaderboard.store import RunResults
 
 MACRO_COLUMNS = ("sensitivity", "specificity", "precision", "f1", "auroc", "auprc")
@@ -52,7 +52,8 @@ class DatasetReport:
 
     @property
     def leader(self) -> str:
-        return str(self.ranking["model"].iloc[0])
+        """The best model (floors are baselines, not leaders)."""
+        return leader_of(self.ranking)
 
     @property
     def is_mitbih(self) -> bool:
@@ -110,7 +111,7 @@ def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resam
             confusion[model] = sum(confusion_matrix(labels, p["scores"].argmax(axis=1), len(class_names))
                                    for p in preds)
     ranking = ranking.copy()
-    leader = ranking["model"].iloc[0]
+    leader = leader_of(ranking)
     intervals = [confidence_interval(distributions[m]) for m in ranking["model"]]
     ranking["ci_low"] = [lo for lo, _ in intervals]
     ranking["ci_high"] = [hi for _, hi in intervals]
