@@ -226,7 +226,7 @@ def test_select_last_scores_the_final_epochs_weights(synthetic) -> None:
 
 
 def test_final_retrain_on_train_plus_val_runs_the_best_trials_epochs(synthetic) -> None:
-    from ecgharness.benchmark.final import final_inputs
+    from ecgharness.benchmark.final import final_data, final_spec
     from ecgharness.benchmark.observers import BestTrial
     from ecgharness.benchmark.search import _TrialEvents
     from ecgharness.benchmark.suite import parse_suite
@@ -236,13 +236,13 @@ def test_final_retrain_on_train_plus_val_runs_the_best_trials_epochs(synthetic) 
     assert events.best_epoch("t") == 2  # the first epoch that reached the best score
     suite = parse_suite({"name": "s", "datasets": ["synthetic"], "models": ["cnn_lstm"],
                          "training": {"max_epochs": 8}, "final": {"train_on": "train+val"}}, "s.yaml")
-    spec, data = final_inputs(suite, BestTrial(0.5, {}, "t", epochs=2), synthetic, "cnn_lstm")
+    spec, data = final_spec(suite, BestTrial(0.5, {}, "t", epochs=2), "cnn_lstm"), final_data(suite, synthetic)
     assert (spec.training.max_epochs, spec.training.patience, spec.training.select) == (2, 2, "last")
     sizes = {k: len(v.y) for k, v in synthetic.splits.items()}
     assert len(data.splits["train"].y) == sizes["train"] + sizes["val"]
     np.testing.assert_array_equal(data.splits["test"].y, synthetic.splits["test"].y)
     default = parse_suite({"name": "s", "datasets": ["synthetic"], "models": ["cnn_lstm"]}, "s.yaml")
-    spec, data = final_inputs(default, BestTrial(0.5, {}, "t", epochs=2), synthetic, "cnn_lstm")
+    spec, data = final_spec(default, BestTrial(0.5, {}, "t", epochs=2), "cnn_lstm"), final_data(default, synthetic)
     assert spec.training == default.training and data is synthetic
 
 

@@ -57,18 +57,21 @@ def with_val_in_train(ds: PreparedDataset) -> PreparedDataset:
     return PreparedDataset(**{**ds.__dict__, "splits": {**ds.splits, "train": merged}})
 
 
-def final_inputs(suite: Suite, trial: BestTrial, ds: PreparedDataset, model: str) -> tuple[TrialSpec, PreparedDataset]:
-    """What a pair's final retrains run with: the suite's loop options and the full dataset,
-    or, with ``final.train_on: train+val``, training and validation together for the best
-    trial's number of epochs, its last epoch tested."""
-    training, data = suite.training, ds
+def final_spec(suite: Suite, trial: BestTrial, model: str) -> TrialSpec:
+    """What a pair's final retrains run with: the suite's loop options, or, with
+    ``final.train_on: train+val``, the best trial's number of epochs with its last epoch tested."""
+    training = suite.training
     if suite.final.train_on == "train+val":
         epochs = max(1, trial.epochs)
         training = dataclasses.replace(training, max_epochs=epochs, patience=epochs, select="last")
-        data = with_val_in_train(ds)
-    spec = TrialSpec(model=model, training=training, threads=max(1, int(suite.resources.cpus_per_trial)),
+    return TrialSpec(model=model, training=training, threads=max(1, int(suite.resources.cpus_per_trial)),
                      imports=tuple(suite.imports))
-    return spec, data
+
+
+def final_data(suite: Suite, ds: PreparedDataset) -> PreparedDataset:
+    """The dataset final retrains see: as it is, or with validation merged into training
+    (``final.train_on: train+val``)."""
+    return with_val_in_train(ds) if suite.final.train_on == "train+val" else ds
 
 
 def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best: dict[Pair, BestTrial],
@@ -81,9 +84,9 @@ def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best:
     shared: dict[str, SharedDataset] = {}
     pending = {}
     for pair, trial in best.items():
-        spec, data = final_inputs(suite, trial, datasets[pair.dataset], pair.model)
-        if pair.dataset not in shared:
-            shared[pair.dataset] = SharedDataset.put(data, keep_test=True)
+        spec = final_spec(suite, trial, pair.model)
+        if pair.dataset not in shared:  # one object-store copy per dataset, shared by all its pairs
+            shared[pair.dataset] = SharedDataset.put(final_data(suite, datasets[pair.dataset]), keep_test=True)
         for seed in suite.final.seeds:
             ref = remote.remote(trial.config, shared[pair.dataset].ref, spec, seed)
             pending[ref] = (pair, seed)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ecgharness.config import from_mapping, to_dict
 from ecgharness.errors import ConfigError
+from ecgharness.evaluation.scoring import scoring_rules
 from ecgmodels.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -110,13 +111,12 @@ class PreparedDataset:
     def scored(self) -> tuple[int, ...] | None:
         """Indices of the classes macro averages and loss weights cover (``notes["scored_classes"]``);
         None: every class."""
-        names = self.notes.get("scored_classes")
-        return None if not names else tuple(self.class_names.index(c) for c in names)
+        return scoring_rules(self.notes, self.class_names)[0]
 
     @property
     def forgive(self) -> tuple[tuple[int, int], ...]:
         """(true, predicted) class pairs that are not errors (``notes["forgive"]``, by class name)."""
-        return tuple((self.class_names.index(t), self.class_names.index(p)) for t, p in self.notes.get("forgive", ()))
+        return scoring_rules(self.notes, self.class_names)[1]
 
     @property
     def has_meta(self) -> bool:

@@ -23,6 +23,7 @@ from ecgharness.evaluation.bootstrap import (
     resample_indices,
 )
 from ecgharness.evaluation.metrics import confusion_matrix, per_class_table
+from ecgharness.evaluation.scoring import scoring_rules
 from ecgharness.evaluation.references import references_for, related_for
 from ecgharness.leaderboard.rankings import leader_of, leaderboard_frames
 from ecgharness.leaderboard.store import RunResults
@@ -71,12 +72,6 @@ def _protocol(run: RunResults, dataset: str) -> str:
     return ""
 
 
-def scored_classes(run: RunResults, dataset: str, class_names: tuple[str, ...]) -> tuple[int, ...] | None:
-    """The class indices the dataset's macro averages cover, as its preparation recorded them."""
-    names = run.provenance.get("datasets", {}).get(dataset, {}).get("notes", {}).get("scored_classes")
-    return None if not names else tuple(class_names.index(c) for c in names)
-
-
 def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resamples: int = 1000,
                    seed: int = 0) -> DatasetReport:
     """Recompute every metric of ``dataset`` from the stored predictions and bootstrap it."""
@@ -95,9 +90,7 @@ def dataset_report(run: RunResults, dataset: str, ranking: pd.DataFrame, n_resam
                 raise ValueError(f"{dataset}: the stored test labels of {model} differ from those of the other "
                                  "models; results from different test sets cannot be compared in one table")
     indices = resample_indices(labels, n_resamples=n_resamples, seed=seed)
-    scored = scored_classes(run, dataset, class_names)
-    notes = run.provenance.get("datasets", {}).get(dataset, {}).get("notes", {})
-    forgive = tuple((class_names.index(t), class_names.index(p)) for t, p in notes.get("forgive", ()))
+    scored, forgive = scoring_rules(run.provenance.get("datasets", {}).get(dataset, {}).get("notes", {}), class_names)
     distributions, per_class, confusion = {}, {}, {}
     for model, preds in predictions.items():
         dists = [bootstrap_distribution(labels, p["scores"], task, headline, indices, p.get("thresholds"), scored,

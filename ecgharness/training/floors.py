@@ -35,27 +35,21 @@ class Floor:
     throughput: float
 
 
+_CHUNK = 4096  # examples summarised at once, so a large split is never copied whole
+
+
 def features(split: Split) -> np.ndarray:
     """Per lead: mean, standard deviation, minimum, maximum, 5th and 95th percentiles; then
     the metadata, if any."""
-    x = np.asarray(split.x, dtype=np.float64)
-    stats = [x.mean(axis=2), x.std(axis=2), x.min(axis=2), x.max(axis=2),
-             *np.percentile(x, [5, 95], axis=2)]
-    parts = [np.concatenate(stats, axis=1)]
+    rows = []
+    for start in range(0, len(split.x), _CHUNK):
+        x = np.asarray(split.x[start:start + _CHUNK])
+        rows.append(np.concatenate([x.mean(axis=2, dtype=np.float64), x.std(axis=2, dtype=np.float64),
+                                    x.min(axis=2), x.max(axis=2), *np.percentile(x, [5, 95], axis=2)], axis=1))
+    parts = [np.concatenate(rows).astype(np.float64)]
     if split.meta is not None:
         parts.append(np.asarray(split.meta, dtype=np.float64))
     return np.concatenate(parts, axis=1)
-
-
-def _sample_weights(y: np.ndarray, num_classes: int, scored: tuple[int, ...] | None) -> np.ndarray:
-    """The training loop's class weights (scored classes rebalanced, others 1) per example."""
-    counts = np.bincount(y, minlength=num_classes).astype(float)
-    rebalanced = np.zeros(num_classes, bool)
-    rebalanced[list(range(num_classes)) if scored is None else list(scored)] = True
-    present = (counts > 0) & rebalanced
-    weights = np.ones(num_classes)
-    weights[present] = counts[present].sum() / (present.sum() * counts[present])
-    return weights[y]
 
 
 def majority(ds: PreparedDataset) -> Floor:
@@ -70,8 +64,11 @@ def majority(ds: PreparedDataset) -> Floor:
 
 def linear(ds: PreparedDataset) -> Floor:
     """Standardised summary features, class-weighted logistic regression (one per class if multi-label)."""
+    import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
+
+    from ecgharness.training.loop import class_weights
 
     start = time.perf_counter()
     train, y = features(ds.splits["train"]), np.asarray(ds.splits["train"].y)
@@ -83,8 +80,8 @@ def linear(ds: PreparedDataset) -> Floor:
             fitted.append(None if target.min() == target.max() else
                           LogisticRegression(max_iter=2000, class_weight="balanced").fit(scaler.transform(train), target))
     else:
-        fitted.append(LogisticRegression(max_iter=2000).fit(
-            scaler.transform(train), y, sample_weight=_sample_weights(y, ds.num_classes, ds.scored)))
+        weights = class_weights(torch.from_numpy(y), ds.num_classes, ds.scored).numpy()  # the loop's weights
+        fitted.append(LogisticRegression(max_iter=2000).fit(scaler.transform(train), y, sample_weight=weights[y]))
     took = time.perf_counter() - start
 
     def predict(split: Split) -> np.ndarray:
