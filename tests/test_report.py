@@ -58,7 +58,7 @@ def test_html_is_self_contained_and_marks_published_rows(report) -> None:
     page = (report.folder / "report.html").read_text()
     sources = re.findall(r'src="([^"]+)"', page)
     assert len(sources) == 9 and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert page.count('class="published"') == 2  # 1 published row x (comparison + AAMI)
+    assert page.count('class="published"') == 4  # 2 published rows (de Chazal, Niu) x (comparison + AAMI)
     assert "inter-patient" in page
 
 
@@ -206,6 +206,7 @@ def test_published_rows_say_whether_our_row_is_the_same_model_and_protocol() -> 
         "same model as our resnet1d_wang, other protocol"
     assert match(ptbxl, rows["Wavelet+NN"], {"resnet1d_wang"}, benchmark) == ""
     assert ptbxl["source"]  # every PTB-XL number was checked against the authors' table
-    assert references_for("chapman", {"labels": "groups"}) == []  # Zheng et al.: another database
+    (yildirim,) = references_for("chapman", {"labels": "groups"})  # the public release; Zheng et al.: not
+    assert "Yildirim" in yildirim["reference"] and "own random" in yildirim["protocol"]
     (zheng,) = related_for("chapman", {"labels": "groups"})
     assert "not on the public" in zheng["why"]

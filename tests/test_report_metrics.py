@@ -190,10 +190,10 @@ def test_aami_table() -> None:
     scores = np.eye(5)[pred] * 0.9 + 0.02
     table = per_class_table(y, scores, AAMI, "multiclass")
     aami = aami_table(table)
-    assert list(aami.index) == [*AAMI, "accuracy"] and list(aami.columns) == ["Se", "+P"]
-    assert aami.loc["N"].tolist() == pytest.approx([80.0, 100 * 8 / 9])
-    assert aami.loc["S"].tolist() == pytest.approx([75.0, 60.0])
-    assert aami.loc["V"].tolist() == pytest.approx([100.0, 100.0])
+    assert list(aami.index) == [*AAMI, "accuracy"] and list(aami.columns) == ["Se", "+P", "F1"]
+    assert aami.loc["N"].tolist() == pytest.approx([80.0, 100 * 8 / 9, 100 * 16 / 19])  # F1 = 2TP / (2TP + FP + FN)
+    assert aami.loc["S"].tolist() == pytest.approx([75.0, 60.0, 100 * 6 / 9])
+    assert aami.loc["V"].tolist() == pytest.approx([100.0, 100.0, 100.0])
     assert np.isnan(aami.loc["F", "Se"]) and np.isnan(aami.loc["F", "+P"])
     assert aami.loc["accuracy", "Se"] == pytest.approx(100 * 17 / 20) and np.isnan(aami.loc["accuracy", "+P"])
     other = per_class_table(y, scores[:, :3] / scores[:, :3].sum(1, keepdims=True), ["N", "Other", "V"],

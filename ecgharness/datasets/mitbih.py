@@ -257,6 +257,8 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
         notes = {"records": sorted(beats), "protocol": "intra-patient (beats of one patient in every split)"}
     notes["scored_classes"] = list(config.scored_classes)
     notes["sampling_rate"] = 360  # every MIT-BIH record
+    notes["beat_window"] = {"pre_s": config.pre_s, "post_s": config.post_s, "context_s": config.context_s,
+                            "zscore": config.normalise == "zscore"}
     if config.ec57_f_as_v:
         notes["forgive"] = [["F", "V"]]
         notes["protocol"] += "; F beats classified as V are not errors (EC57)"

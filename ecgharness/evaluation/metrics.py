@@ -294,9 +294,9 @@ def aami_table(table: pd.DataFrame) -> pd.DataFrame:
     """The AAMI-style report (de Chazal et al. 2004, ANSI/AAMI EC57) of a :func:`per_class_table`.
 
     Rows: the AAMI classes (N, S, V, F, Q) among the table's classes, in the table's order,
-    then ``accuracy``. Columns ``Se`` (sensitivity) and ``+P`` (positive predictivity), in
-    percent; the ``accuracy`` row holds the overall (multiclass) accuracy under ``Se`` and
-    NaN under ``+P``.
+    then ``accuracy``. Columns ``Se`` (sensitivity), ``+P`` (positive predictivity) and
+    ``F1``, in percent; the ``accuracy`` row holds the overall (multiclass) accuracy under
+    ``Se`` and NaN elsewhere.
     """
     classes = [c for c in table.index if c not in ("macro", "micro")]
     aami = [c for c in classes if c in AAMI_CLASSES]
@@ -306,8 +306,9 @@ def aami_table(table: pd.DataFrame) -> pd.DataFrame:
     total = per_class[["tp", "fp", "fn", "tn"]].iloc[0].sum()
     accuracy = per_class["tp"].sum() / total if total else np.nan
     out = pd.DataFrame({"Se": 100 * table.loc[aami, "sensitivity"].astype(float),
-                        "+P": 100 * table.loc[aami, "precision"].astype(float)})
-    out.loc["accuracy"] = [100 * accuracy, np.nan]
+                        "+P": 100 * table.loc[aami, "precision"].astype(float),
+                        "F1": 100 * table.loc[aami, "f1"].astype(float)})
+    out.loc["accuracy"] = [100 * accuracy, np.nan, np.nan]
     return out.rename_axis("class")
 
 

@@ -99,14 +99,14 @@ def comparison_table(report: DatasetReport, bold: tuple[str, str] = ("**", "**")
 
 
 def aami_rows(report: DatasetReport) -> pd.DataFrame:
-    """Per-class Se and +P in percent (the AAMI literature's table), published rows included."""
+    """Per-class Se, +P and F1 in percent (the AAMI literature's table), published rows included."""
     classes = [c for c in AAMI_CLASSES if c in report.class_names]
     rows = []
     for model in report.ranking["model"]:
         table = aami_table(report.per_class[model])
         row = {"model": model, "accuracy": table.loc["accuracy", "Se"]}
         for c in classes:
-            row[f"{c} Se"], row[f"{c} +P"] = table.loc[c, "Se"], table.loc[c, "+P"]
+            row[f"{c} Se"], row[f"{c} +P"], row[f"{c} F1"] = table.loc[c, ["Se", "+P", "F1"]]
         rows.append(row)
     for ref in report.references:
         for r in ref["rows"]:
@@ -115,6 +115,7 @@ def aami_rows(report: DatasetReport) -> pd.DataFrame:
             for c in classes:
                 row[f"{c} Se"] = 100 * r.get(f"{c}_se", math.nan)
                 row[f"{c} +P"] = 100 * r.get(f"{c}_ppv", math.nan)
+                row[f"{c} F1"] = 100 * r.get(f"{c}_f1", math.nan)
             rows.append(row)
     return pd.DataFrame(rows)
 

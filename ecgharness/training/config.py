@@ -57,6 +57,11 @@ class TrainConfig:
             example (0: the whole example at once).
         tta_stride_s: Step between those windows (0: half a window).
         tta_aggregate: ``max`` or ``mean`` of the windows' probabilities.
+        beat_context_s: Seconds of neighbouring signal on each side of a beat window, cut out
+            of the dataset's wider preparation (its ``context_s``); None: the window as prepared.
+            See :mod:`ecgharness.training.views`.
+        use_metadata: False hides the per-example metadata (RR features, patient data) from
+            signal + metadata models by setting it to zero, its standardised training mean.
         precision: ``fp32``, or ``bf16`` autocast (used on CUDA only).
         select: Weights that score the test split: ``best`` (the best validation epoch's) or
             ``last`` (the final epoch's, as the PTB-XL benchmark and a train+val retrain do).
@@ -78,6 +83,8 @@ class TrainConfig:
     tta_window_s: float = field(default=0.0, metadata=_SEARCHABLE)
     tta_stride_s: float = field(default=0.0, metadata=_SEARCHABLE)
     tta_aggregate: Literal["max", "mean"] = field(default="max", metadata=_SEARCHABLE)
+    beat_context_s: float | None = field(default=None, metadata=_SEARCHABLE)
+    use_metadata: bool = field(default=True, metadata=_SEARCHABLE)
     precision: Literal["fp32", "bf16"] = "fp32"
     select: Literal["best", "last"] = "best"
 
@@ -86,8 +93,9 @@ class TrainConfig:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1, got {self.patience}")
-        if min(self.crop_s, self.tta_window_s, self.tta_stride_s) < 0:
-            raise ValueError("crop_s, tta_window_s and tta_stride_s must be >= 0 seconds")
+        if min(self.crop_s, self.tta_window_s, self.tta_stride_s, 0 if self.beat_context_s is None
+               else self.beat_context_s) < 0:
+            raise ValueError("crop_s, tta_window_s, tta_stride_s and beat_context_s must be >= 0 seconds")
         if self.augment_noise < 0 or not 0 <= self.augment_scale < 1 or self.augment_shift < 0:
             raise ValueError("augment_noise >= 0, 0 <= augment_scale < 1 and augment_shift >= 0 are required")
 

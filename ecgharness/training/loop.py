@@ -26,7 +26,7 @@ from torch import nn
 from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.evaluation.metrics import summary_metrics
 from ecgharness.evaluation.thresholds import choose_thresholds
-from ecgharness.training import techniques
+from ecgharness.training import techniques, views
 from ecgharness.training.config import TrainConfig, TrialSettings, split_hyperparameters
 from ecgharness.training.inputs import InputFn, check_compatible, input_fn
 from ecgmodels import InputKind, create_model, model_info
@@ -324,7 +324,9 @@ def train_model(
     """
     device = device or torch.device("cpu")
     seed_everything(seed)
-    run = _build(dataset, model_name, split_hyperparameters(train_config, config), seed, device)
+    settings = split_hyperparameters(train_config, config)
+    dataset = views.trial_view(dataset, settings.loop.beat_context_s, settings.loop.use_metadata)
+    run = _build(dataset, model_name, settings, seed, device)
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state, best_val = -math.inf, 0, None, {}
     train_time, seen, stale = 0.0, 0, 0
