@@ -1,0 +1,40 @@
+"""A small real run folder with kept weights, made in seconds: models trained for one epoch on
+records of the embedded MIT-BIH sample and stored with the driver's own record builder and the
+run-folder writer, as `bench run` stores its final runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecgharness.benchmark.final import final_record
+from ecgharness.benchmark.observers import Pair
+from ecgharness.benchmark.trials import FinalResult
+from ecgharness.datasets import load_dataset
+from ecgharness.leaderboard.store import RunWriter
+from ecgharness.training.config import TrainConfig
+from ecgharness.training.loop import train_model
+
+# DS1 records 118 and 208 train, 223 validates, DS2 record 213 is the test split
+SAMPLE_CONFIG = {"records": [118, 208, 223, 213]}
+MODELS = {
+    "cnn_lstm": {"lr": 3e-3, "batch_size": 64, "conv_width": 8, "lstm_hidden": 8, "fc_hidden": 16},
+    "alexnet": {"lr": 3e-3, "batch_size": 64, "images": "gasf", "image_size": 32, "width": 8, "hidden": 16},
+}
+
+
+def write_kept_run(folder: Path, models: dict[str, dict] | None = None, seeds=(0,)) -> Path:
+    """A completed run folder under ``folder`` (suite ``kept``) whose final runs keep their weights."""
+    ds = load_dataset("mitbih_sample", SAMPLE_CONFIG)
+    training = TrainConfig(max_epochs=1, patience=1)
+    writer = RunWriter(folder, "kept")
+    writer.create({"name": "kept", "training": {"max_epochs": 1}}, {
+        "created": "2026-12-07T10:00:00", "git": {"commit": "0123456789abcdef"},
+        "datasets": {ds.name: {"config": ds.config, "notes": ds.notes,
+                               "class_counts": {s: ds.class_counts(s) for s in ds.splits}}}})
+    for model, config in (models or MODELS).items():
+        for seed in seeds:
+            outcome = train_model(ds, model, config, training, seed=seed, evaluate_test=True)
+            writer.add_final(final_record(Pair(ds.name, model), config, ds,
+                                          FinalResult(seed, outcome, "cpu", 0), training))
+    writer.save()
+    return folder
