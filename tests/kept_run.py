@@ -22,9 +22,10 @@ MODELS = {
 }
 
 
-def write_kept_run(folder: Path, models: dict[str, dict] | None = None, seeds=(0,)) -> Path:
-    """A completed run folder under ``folder`` (suite ``kept``) whose final runs keep their weights."""
-    ds = load_dataset("mitbih_sample", SAMPLE_CONFIG)
+def write_kept_run(folder: Path, models: dict[str, dict] | None = None, seeds=(0,), dataset: str = "mitbih_sample",
+                   config: dict | None = None, root: Path | None = None) -> Path:
+    """A completed run folder ``folder`` (suite ``kept``) whose final runs keep their weights."""
+    ds = load_dataset(dataset, SAMPLE_CONFIG if config is None else config, root=root)
     training = TrainConfig(max_epochs=1, patience=1)
     writer = RunWriter(folder, "kept")
     writer.create({"name": "kept", "training": {"max_epochs": 1}}, {

@@ -35,6 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shutil
+
     import numpy as np
 
     from ecgharness.datasets import load_dataset
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         exported = export_onnx(bundle, out / f"{stem}.onnx", x, meta)
     else:
         exported = export_torchscript(bundle, out / f"{stem}.pt", x, meta)
+    shutil.copy(found.path.with_suffix(".json"), exported.path.with_suffix(".json"))  # for bench predict --onnx
     card = out / f"{stem}.md"
     card.write_text(model_card(bundle, found.run, exported))
     print(f"{found.model} ({found.dataset}, seed {found.seed}) -> {exported.path}")
