@@ -7,10 +7,10 @@ import logging
 import os
 import sys
 
-from ecgharness.cli import data, export, leaderboard, listing, predict, report, run
+from ecgharness.cli import app, data, export, leaderboard, listing, predict, report, run
 
 COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data, "export": export,
-            "predict": predict}
+            "predict": predict, "app": app}
 
 
 def build_parser() -> argparse.ArgumentParser:
