@@ -101,6 +101,9 @@ def main() -> int:
     if browser is None:
         print("no chromium on PATH; install it (Debian: apt-get install chromium)", file=sys.stderr)
         return 2
+    if _wait(f"http://127.0.0.1:{args.port}/", 1):
+        print(f"port {args.port} is already serving something; stop it or choose another --port", file=sys.stderr)
+        return 2
     server = subprocess.Popen([sys.executable, "-m", "ecgharness", "app", "--run", args.run, "--results-dir",
                                args.results_dir, "--port", str(args.port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -14,15 +14,14 @@ import pytest
 from ecgharness.inference.bundle import load_bundle, weights_path
 from ecgharness.inference.predict import predict_input
 from ecgharness.inference.records import read_input
-from kept_run import write_kept_run
 
 PAGE = Path(__file__).resolve().parents[1] / "ecgharness" / "app" / "page.py"
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def kept(tmp_path_factory):
-    return write_kept_run(tmp_path_factory.mktemp("results") / "kept" / "k1")
+def kept(kept_run):
+    return kept_run
 
 
 def _page(kept, monkeypatch):
@@ -76,12 +75,12 @@ def test_uploads_are_scored_and_bad_files_get_a_message_not_a_traceback(kept, sa
 
 
 def test_the_app_command_binds_to_localhost(kept, monkeypatch) -> None:
-    import subprocess as sp
+    import os
 
     from ecgharness.cli import main
 
     seen = {}
-    monkeypatch.setattr(sp, "call", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
+    monkeypatch.setattr(os, "execve", lambda exe, cmd, env: seen.update(cmd=cmd, env=env))
     assert main(["app", "--run", str(kept), "--port", "8765"]) == 0
     cmd = seen["cmd"]
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1" and cmd[cmd.index("--server.port") + 1] == "8765"

@@ -16,14 +16,18 @@ from ecgharness.inference.predict import predict_input
 from ecgharness.inference.records import PredictError, read_input
 from ecgharness.leaderboard.store import read_run
 from helpers import annotation_counts, kaggle_style_beats, write_kaggle_csv
-from kept_run import write_kept_run
+from kept_run import first_minutes, write_kept_run
 
 
 @pytest.fixture(scope="module")
-def kept(tmp_path_factory):
-    return write_kept_run(tmp_path_factory.mktemp("results") / "kept" / "k1",
-                          {"cnn_lstm": {"lr": 3e-3, "batch_size": 64, "conv_width": 8, "lstm_hidden": 8,
-                                        "fc_hidden": 16}})
+def kept(kept_run):
+    return kept_run
+
+
+@pytest.fixture(scope="module")
+def record(sample_dir, tmp_path_factory):
+    """Record 213's first two minutes with its annotations: the fixture run's test split."""
+    return first_minutes(sample_dir, 213, tmp_path_factory.mktemp("records"))
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +35,21 @@ def bundle(kept):
     return load_bundle(weights_path(kept, "mitbih_sample", "cnn_lstm", 0))
 
 
-def test_annotated_record_gives_the_beats_and_scores_of_the_test_split(kept, bundle, sample_dir, tmp_path,
-                                                                       capsys) -> None:
-    # record 213 is the fixture run's whole test split: same beats, same probabilities
-    pred = predict_input(bundle, read_input(sample_dir / "213.hea"))
-    stored = read_run(kept).predictions("mitbih_sample", "cnn_lstm", 0)
-    np.testing.assert_allclose(pred.probabilities, stored["scores"], atol=1e-5)
-    assert pred.reference == [("N", "S", "V", "F", "Q")[i] for i in stored["labels"]]
+def test_annotated_record_gives_the_beats_and_scores_of_the_test_split(kept, record, tmp_path, capsys) -> None:
+    # record 213 is the fixture run's whole test split: same beats, same probabilities (also with
+    # the RR features, standardised with the training statistics, of a signal + metadata model)
+    for model in ("cnn_lstm", "resnet_se_bigru_meta"):
+        pred = predict_input(load_bundle(weights_path(kept, "mitbih_sample", model, 0)),
+                             read_input(record))
+        stored = read_run(kept).predictions("mitbih_sample", model, 0)
+        np.testing.assert_allclose(pred.probabilities, stored["scores"], atol=1e-5)
+        assert pred.reference == [("N", "S", "V", "F", "Q")[i] for i in stored["labels"]]
     out = tmp_path / "beats.csv"
     assert main(["predict", "--results-dir", str(kept.parent.parent), "--run", "k1", "--model", "cnn_lstm",
-                 str(sample_dir / "213.hea"), "--out", str(out), "--plot", str(tmp_path / "beats.png")]) == 0
+                 str(record), "--out", str(out), "--plot", str(tmp_path / "beats.png")]) == 0
     printed = capsys.readouterr().out
     rows = pd.read_csv(out)
-    assert len(rows) == sum(annotation_counts(sample_dir, [213]).values())  # wfdb's own count
+    assert len(rows) == sum(annotation_counts(record.parent, [213]).values())  # wfdb's own count
     assert "the record's annotation file" in printed and "agrees with the annotation" in printed
     assert set(rows.columns) >= {"class", "confidence", "second_class", "second_confidence", "sample", "reference"}
     assert (rows["confidence"] >= rows["second_confidence"]).all() and rows["class"].ne(rows["second_class"]).all()
@@ -53,20 +59,20 @@ def test_annotated_record_gives_the_beats_and_scores_of_the_test_split(kept, bun
     assert (tmp_path / "beats.png").stat().st_size > 10_000
 
 
-def test_without_its_annotation_file_beats_come_from_the_qrs_detector(bundle, sample_dir, tmp_path) -> None:
+def test_without_its_annotation_file_beats_come_from_the_qrs_detector(bundle, record, tmp_path) -> None:
     import wfdb
 
     for ext in ("hea", "dat"):
-        shutil.copy(sample_dir / f"213.{ext}", tmp_path / f"213.{ext}")
+        shutil.copy(record.with_suffix(f".{ext}"), tmp_path / f"213.{ext}")
     pred = predict_input(bundle, read_input(tmp_path / "213.hea"))
     assert "XQRS" in pred.source and pred.reference is None
-    ann = wfdb.rdann(str(sample_dir / "213"), "atr")
+    ann = wfdb.rdann(str(record.with_suffix("")), "atr")
     truth = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in "NLRejAaJSVEF/fQ"])
     found = pred.positions
     assert abs(len(found) - len(truth)) <= 0.03 * len(truth)
     nearest = np.abs(truth[:, None] - found[None, :]).min(axis=1)
     assert (nearest <= 0.05 * 360).mean() >= 0.95  # detected beats sit on the annotated R peaks
-    annotated = predict_input(bundle, read_input(sample_dir / "213.hea"))
+    annotated = predict_input(bundle, read_input(record))
     matched = np.abs(annotated.positions[:, None] - found[None, :]).argmin(axis=1)
     same = annotated.table()["class"].to_numpy() == pred.table()["class"].to_numpy()[matched]
     assert same.mean() >= 0.9
@@ -117,12 +123,12 @@ def test_a_chapman_csv_gets_record_probabilities_and_labels(tmp_path, capsys) ->
     assert f"{first}  {label}" in printed or f"{first} {label}" in " ".join(printed.split())
 
 
-def test_wrong_rate_missing_lead_and_short_records_name_the_fix(bundle, sample_dir, tmp_path) -> None:
+def test_wrong_rate_missing_lead_and_short_records_name_the_fix(bundle, record, tmp_path) -> None:
     import wfdb
     from scipy.signal import resample_poly
 
-    signal, fields = wfdb.rdsamp(str(sample_dir / "213"))
-    ann = wfdb.rdann(str(sample_dir / "213"), "atr")
+    signal, fields = wfdb.rdsamp(str(record.with_suffix("")))
+    ann = wfdb.rdann(str(record.with_suffix("")), "atr")
 
     def write(name, sig, fs, leads, samples=None, symbols=None):
         wfdb.wrsamp(name, fs=fs, units=["mV"] * len(leads), sig_name=leads, p_signal=sig, fmt=["16"] * len(leads),
@@ -137,7 +143,7 @@ def test_wrong_rate_missing_lead_and_short_records_name_the_fix(bundle, sample_d
     with pytest.raises(PredictError, match="sampled at 250 Hz, but the model was trained at 360 Hz; pass --resample"):
         predict_input(bundle, slow)
     again = predict_input(bundle, slow, resample=True)
-    original = predict_input(bundle, read_input(sample_dir / "213.hea"))
+    original = predict_input(bundle, read_input(record))
     assert len(again.positions) == len(original.positions) and "resampled from 250 Hz" in again.notes[0]
     assert (again.table()["class"] == original.table()["class"]).mean() >= 0.9
     with pytest.raises(PredictError, match="Resampling is not safe"):

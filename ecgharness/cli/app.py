@@ -27,7 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import os
-    import subprocess
     import sys
 
     from ecgharness.errors import ConfigError
@@ -41,4 +40,6 @@ def run(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(page), "--server.address", args.address,
            "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--", "--run", str(folder)]
-    return subprocess.call(cmd, env={**os.environ, "ECGHARNESS_APP_RUN": str(folder)})
+    # Streamlit takes over this process, so stopping `bench app` (Ctrl-C, a signal) stops the server
+    os.execve(sys.executable, cmd, {**os.environ, "ECGHARNESS_APP_RUN": str(folder)})
+    return 0

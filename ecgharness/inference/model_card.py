@@ -73,10 +73,11 @@ def model_card(bundle: ModelBundle, run: RunResults, exported: Exported | None =
         "## Data", "",
         f"- Dataset: `{bundle.dataset}`; protocol: {prep.get('protocol') or 'see the dataset documentation'}",
         f"- Classes: {', '.join(bundle.class_names)} ({'multi-label' if bundle.multilabel else 'single-label'})"
-        + (f"; macro averages over {', '.join(prep['scored_classes'])}" if prep.get("scored_classes") else ""),
+        + (f"; macro averages over {', '.join(prep['scored_classes'])}"
+           if prep.get("scored_classes") and "macro averages" not in str(prep.get("protocol")) else ""),
         f"- Input: {prep.get('in_channels')} lead(s) {prep.get('leads') or ''} x {prep.get('signal_length')} "
         f"samples at {prep.get('sampling_rate')} Hz"
-        + (f", plus metadata {', '.join(prep['meta_names'])}" if prep.get("meta_names") else ""),
+        + (f", plus metadata {', '.join(prep['meta_names'])}" if bundle.takes_meta else ""),
         f"- Dataset configuration: `{json.dumps(prep.get('config', {}), sort_keys=True)}`",
         f"- Statistics fitted on the training split: {', '.join(prep.get('fitted', {})) or 'none'}", "",
     ]
