@@ -140,9 +140,11 @@ def _lead_indices(inp: RecordInput, wanted: list[str], given: list[str] | None) 
     have = [n.upper() for n in inp.leads]
     missing = [n for n in names if n.upper() not in have]
     if missing:
+        fix = (f"If other leads stand in for them, name the record's leads in the model's order: --leads "
+               f"{','.join(inp.leads[:len(wanted)])}" if len(inp.leads) >= len(wanted) else
+               f"Use a record with {len(wanted)} leads")
         raise PredictError(f"{inp.name}: lead(s) {', '.join(missing)} missing (the record has {', '.join(inp.leads)}); "
-                           f"the model was trained on {', '.join(wanted)}. If another lead stands in for it, name "
-                           f"the record's leads in the model's order: --leads {','.join(inp.leads[:len(wanted)])}")
+                           f"the model was trained on {', '.join(wanted)}. {fix}")
     return [have.index(n.upper()) for n in names]
 
 
