@@ -7,7 +7,7 @@ DS1 for that many epochs and scores the last epoch, as de Chazal et al. trained 
 DS1. No search: pass the hyperparameters a suite's search chose (--hparams JSON).
 
 Usage: python benchmarks/mitbih_interpatient.py [--data-root DIR] [--model resnet_se_bigru_meta]
-           [--epochs 8] [--hparams '{"lr": 1e-3}'] [--train-on-all] [--ec57]
+           [--epochs 8] [--hparams '{"lr": 1e-3}'] [--context 0.25] [--train-on-all] [--ec57]
 """
 
 from __future__ import annotations
@@ -19,12 +19,27 @@ import time
 
 import numpy as np
 
-DE_CHAZAL = {"S": (0.759, 0.385), "V": (0.777, 0.819)}  # IEEE TBME 51(7) 2004, as the report quotes them
+# Published rows as the report quotes them (ecgharness/evaluation/references.yaml): Se, +P and F1 per class.
+PUBLISHED = {
+    "de Chazal et al. 2004 (unverified)": {"S": (0.759, 0.385, None), "V": (0.777, 0.819, None)},
+    "Niu et al. 2020 (abstract)": {"accuracy": 0.964, "S": (None, None, 0.766), "V": (None, None, 0.897)},
+}
+KEYS = ("sensitivity", "ppv", "f1")
+HEADER = "  ".join(f"{c} {k:>3}" for c in "NSVF" for k in ("Se", "+P", "F1"))
+
+
+def _cell(value: float | None) -> str:
+    return f"{100 * value:5.1f}" if value is not None else " " * 5
 
 
 def aami_rows(name: str, metrics: dict[str, float]) -> str:
-    cells = [f"{100 * metrics[f'{k}/{c}']:5.1f}" for c in "NSVF" for k in ("sensitivity", "ppv")]
+    cells = [_cell(metrics[f"{k}/{c}"]) for c in "NSVF" for k in KEYS]
     return f"{name:<42} {100 * metrics['accuracy']:5.1f}  " + "  ".join(cells) + f"  {metrics['macro_f1']:.3f}"
+
+
+def published_row(name: str, row: dict) -> str:
+    cells = [_cell(row.get(c, (None,) * 3)[i]) for c in "NSVF" for i in range(3)]
+    return f"{name:<42} {_cell(row.get('accuracy'))}  " + "  ".join(cells)
 
 
 def main() -> int:
@@ -34,6 +49,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--hparams", default='{"lr": 1e-3, "batch_size": 256, "base_channels": 16, "stages": 3, '
                                              '"gru_hidden": 32, "meta_hidden": 32, "dropout": 0.3}')
+    parser.add_argument("--context", type=float, default=0.0,
+                        help="seconds of neighbouring signal on each side of the beat (the dataset's context_s)")
     parser.add_argument("--train-on-all", action="store_true", help="retrain on all of DS1 for the chosen epochs")
     parser.add_argument("--ec57", action="store_true", help="F beats classified as V are not errors")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -51,14 +68,15 @@ def main() -> int:
     from ecgharness.training.loop import train_model
 
     torch.set_num_threads(args.threads)
-    ds = load_dataset("mitbih", {"split": "interpatient", "ec57_f_as_v": args.ec57}, root=args.data_root)
+    ds = load_dataset("mitbih", {"split": "interpatient", "ec57_f_as_v": args.ec57, "context_s": args.context},
+                      root=args.data_root)
     for line in ds.summary_lines():
         print(line)
     hparams = json.loads(args.hparams)
     start = time.perf_counter()
     out = train_model(ds, args.model, hparams, TrainConfig(max_epochs=args.epochs, patience=args.epochs),
                       evaluate_test=True)
-    label = f"{args.model} (best val epoch {out.best_epoch})"
+    label = f"{args.model} (ctx {args.context} s, best val epoch {out.best_epoch})"
     if args.train_on_all:
         loop = TrainConfig(max_epochs=out.best_epoch, patience=out.best_epoch, select="last")
         out = train_model(with_val_in_train(ds), args.model, hparams, loop, evaluate_test=True)
@@ -69,12 +87,11 @@ def main() -> int:
                                     ds.forgive)
     print(f"\nDS2 ({len(ds.splits['test'].y):,} beats), %; macro-F1 over N, S, V, F"
           + (" (EC57: F called V not an error)" if args.ec57 else "") + f"; training took {took:.0f} s")
-    print(f"{'':<42} {'acc':>5}  " + "  ".join(f"{c} Se  {c} +P" for c in "NSVF") + "  macro-F1")
+    print(f"{'':<42} {'acc':>5}  " + HEADER + "  macro-F1")
     print(aami_rows(label, out.test_metrics))
     print(aami_rows("floor_linear (RR + beat summaries)", floor_metrics))
-    s, v = DE_CHAZAL["S"], DE_CHAZAL["V"]
-    print(f"{'de Chazal et al. 2004 (published)':<42} {'':>5}  {'':>5}  {'':>5}  {100 * s[0]:5.1f}  {100 * s[1]:5.1f}  "
-          f"{100 * v[0]:5.1f}  {100 * v[1]:5.1f}")
+    for name, row in PUBLISHED.items():
+        print(published_row(name, row))
     print("\nMondejar-Guerra et al. 2019 is not shown: its per-class figures could not be checked against the paper.")
     return 0
 

@@ -113,3 +113,17 @@ def test_loading_refuses_pickles_and_weights_of_another_model(sample, tmp_path) 
     meta_file.write_text(json.dumps({**meta, "version": 99}))
     with pytest.raises(ConfigError, match="version 99"):
         load_bundle(path)
+
+
+def test_a_bundle_cuts_the_beat_window_and_hides_metadata_as_its_trial_did(tmp_path) -> None:
+    """Trained on 0.1 s of context cut from a 0.25 s preparation, without the RR features: the
+    bundle, given the prepared (wider) test beats, scores them as the loop did."""
+    wide = load_dataset("mitbih_sample", {**SAMPLE_CONFIG, "context_s": 0.25})
+    config = {**MODELS["resnet_se_bigru_meta"], "beat_context_s": 0.1, "use_metadata": False}
+    outcome, path = keep(tmp_path / "run", wide, "resnet_se_bigru_meta", config, TrainConfig(max_epochs=1))
+    bundle = load_bundle(path)
+    assert bundle.view == {"use_metadata": False, "cut": [54, 54 + 90 + 36 + 162 + 36], "zscore": True}
+    test = wide.splits["test"]
+    np.testing.assert_allclose(bundle.predict_proba(test.x, test.meta), outcome.test_scores, atol=1e-5)
+    shuffled = test.meta[::-1].copy()  # the RR features are hidden, so changing them changes nothing
+    np.testing.assert_allclose(bundle.predict_proba(test.x, shuffled), outcome.test_scores, atol=1e-5)

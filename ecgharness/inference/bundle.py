@@ -22,7 +22,7 @@ import torch
 from ecgharness.datasets.base import PreparedDataset
 from ecgharness.errors import ConfigError
 from ecgharness.leaderboard.store import BUNDLE_FORMAT, weights_file
-from ecgharness.training import techniques
+from ecgharness.training import techniques, views
 from ecgharness.training.config import TrainConfig, split_hyperparameters
 from ecgharness.training.inputs import InputFn, input_fn
 from ecgharness.training.loop import model_kwargs
@@ -48,6 +48,9 @@ class ModelBundle:
             metadata names and the statistics fitted on the training split.
         test_time: Test-time windows of the training config (``window``/``stride`` in samples,
             ``aggregate``); empty when the model scores whole examples.
+        view: What the model saw of each prepared example (``cut``: the sample range of a
+            narrower beat window, ``zscore``: z-scored again, ``use_metadata``), see
+            :mod:`ecgharness.training.views`.
         metadata: The whole JSON the bundle was loaded from.
     """
 
@@ -61,6 +64,7 @@ class ModelBundle:
     thresholds: list[float] | None
     preprocessing: dict
     test_time: dict = field(default_factory=dict)
+    view: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
 
     @property
@@ -110,8 +114,19 @@ class ProbabilityModel(torch.nn.Module):
         self.window = int(bundle.test_time.get("window", 0))
         self.stride = int(bundle.test_time.get("stride", 0))
         self.aggregate = bundle.test_time.get("aggregate", "max")
+        self.cut = bundle.view.get("cut")  # the trial's beat window inside the prepared one
+        self.zscore = bool(bundle.view.get("zscore"))
+        self.use_metadata = bool(bundle.view.get("use_metadata", True))
 
     def forward(self, signal: torch.Tensor, meta: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cut:
+            signal = signal[..., self.cut[0] : self.cut[1]]
+            if self.zscore:  # as the datasets and training.views z-score a window
+                mean = signal.mean(dim=-1, keepdim=True)
+                std = signal.std(dim=-1, keepdim=True, unbiased=False).clamp_min(1e-6)
+                signal = (signal - mean) / std
+        if meta is not None and not self.use_metadata:
+            meta = meta * 0.0
         if self.window:
             windows = techniques.sliding_windows(signal, self.window, self.stride)
             n, w = windows.shape[:2]
@@ -155,7 +170,19 @@ def bundle_metadata(ds: PreparedDataset, model_name: str, config: dict[str, Any]
         "config": dict(config), "task": ds.task, "class_names": list(ds.class_names),
         "thresholds": None if thresholds is None else [float(t) for t in thresholds],
         "headline": ds.headline, "preprocessing": preprocessing_of(ds), "test_time": test_time,
+        "view": view_of(ds, loop),
     }
+
+
+def view_of(ds: PreparedDataset, loop: TrainConfig) -> dict[str, Any]:
+    """The part of each prepared example the model was trained on (:mod:`ecgharness.training.views`):
+    the cut of a wider beat window, z-scored again, and whether it saw the metadata."""
+    view: dict[str, Any] = {"use_metadata": loop.use_metadata}
+    window = ds.notes.get("beat_window")
+    if loop.beat_context_s is not None and window and ds.sampling_rate:
+        view["cut"] = list(views.window_bounds(window, ds.sampling_rate, loop.beat_context_s))
+        view["zscore"] = bool(window.get("zscore"))
+    return view
 
 
 def load_bundle(path: Path) -> ModelBundle:
@@ -195,5 +222,5 @@ def load_bundle(path: Path) -> ModelBundle:
         model=model, model_name=meta["model"], dataset=meta["dataset"], seed=int(meta["seed"]),
         config=meta["config"], task=meta["task"], class_names=tuple(meta["class_names"]),
         thresholds=meta.get("thresholds"), preprocessing=meta["preprocessing"],
-        test_time=meta.get("test_time") or {}, metadata=meta,
+        test_time=meta.get("test_time") or {}, view=meta.get("view") or {}, metadata=meta,
     )
