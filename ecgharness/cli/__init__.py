@@ -7,9 +7,10 @@ import logging
 import os
 import sys
 
-from ecgharness.cli import data, leaderboard, listing, report, run
+from ecgharness.cli import data, leaderboard, listing, report, run, status
 
-COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data}
+COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data,
+            "status": status}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  bench run                       # quick suite on the embedded sample\n"
                "  bench leaderboard               # rankings of the latest run\n"
                "  bench report                    # tables, plots and statistics of the latest run\n"
+               "  bench status                    # progress of the latest run, also while it runs\n"
                "  bench data info                 # datasets present, prepared, quarantined\n"
                "  bench list models",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -9,11 +9,14 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
     suite.yaml            resolved suite (after command-line overrides)
     provenance.json       git hash, package versions, hardware, command line, datasets
     trials.csv            one row per search trial: config, status, epochs, best validation score
+                          (status "stopped by time budget": the pair's or the suite's budget ended it)
     trial_history.csv     one row per trial and epoch: the metrics each trial reported
     final_runs.csv        one row per (dataset, model, seed) final run: params, time, throughput
     final_metrics.csv     long format: suite, dataset, model, seed, split, metric, value
     predictions/          <dataset>__<model>__seed<k>.npz: test scores and labels
     failures.csv          (dataset, model) pairs that produced no final result, and why
+    status.json           progress of the suite (pairs searching / in final / done, trials, slots), kept
+                          current while the run goes on; ``bench status`` prints it
     logs/                 Ray's and Tune's own logs
 """
 
@@ -32,6 +35,7 @@ import yaml
 TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures")
 FORMAT_NAME = "ecgharness-run"
 FORMAT_VERSION = 1  # folders without format.json were written in this same layout
+BUDGET_STATUS = "stopped by time budget"  # trials.csv status of a trial its pair's time budget stopped
 _COLUMNS = {
     "failures": ["dataset", "model", "stage", "reason"],
     "final_metrics": ["suite", "dataset", "model", "seed", "split", "metric", "value"],
@@ -223,6 +227,25 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_yaml(path: Path, data: Any) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+STATUS_FILE = "status.json"
+
+
+def write_status(run_dir: Path, status: dict[str, Any]) -> None:
+    """Replace the run's ``status.json`` in one step, so a reader never sees half a file."""
+    tmp = Path(run_dir) / f".{STATUS_FILE}.tmp"
+    write_json(tmp, status)
+    tmp.replace(Path(run_dir) / STATUS_FILE)
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """The progress counts a running (or ended) run last wrote."""
+    path = Path(run_dir) / STATUS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: {run_dir} is not a run folder, or the run has not "
+                                "started its search yet (give the folder of a run, or its run id)")
+    return json.loads(path.read_text())
 
 
 def is_run(path: Path) -> bool:
