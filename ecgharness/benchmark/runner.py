@@ -121,7 +121,7 @@ def pair_searches(suite: Suite, plan: _Plan, datasets: dict[str, PreparedDataset
 
 def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dict[str, PreparedDataset],
                         storage: str, writer: RunWriter, observers: Observers, progress: ProgressTracker,
-                        time_budget_s: float | None) -> None:
+                        time_budget_s: float | None, slots: int) -> None:
     """Search every pair and retrain each pair's winner, all in one schedule: a pair's final
     seeds start as soon as its own search ends, while the other pairs go on searching."""
     from ray import tune
@@ -146,7 +146,7 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
 
     run_schedule(searches, trainable, storage=storage, name="search", writer=writer, observers=observers,
                  budgets=Budgets(searches, time_budget_s), on_searched=lambda p, b: finals.submit(p, b, planned),
-                 tick=tick)
+                 slots=slots, tick=tick)
     while finals.pending:
         finals.collect(timeout=1.0)
         progress.tick()
@@ -184,11 +184,11 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(),
         observers.ray_started(cluster)
         res = suite.resources
         searches = pair_searches(suite, plan, datasets)
+        slots = trial_slots(cluster, res.cpus_per_trial, res.gpus_per_trial)
         progress = ProgressTracker(suite.name, run_id, {s.pair: s.trials for s in searches},
-                                   len(suite.final.seeds), trial_slots(cluster, res.cpus_per_trial, res.gpus_per_trial),
-                                   emit=observers.progress, write=lambda snap: write_status(run_dir, snap.to_dict()))
+                                   len(suite.final.seeds), slots, emit=observers.progress, write=lambda snap: write_status(run_dir, snap.to_dict()))
         search_and_evaluate(suite, plan, searches, datasets, options.storage or str(run_dir / "tune"), writer,
-                            Observers([*listeners, progress]), progress, options.time_budget_s)
+                            Observers([*listeners, progress]), progress, options.time_budget_s, slots)
         state = "finished"
     finally:
         writer.save()  # whatever finished is kept, even when the run is interrupted

@@ -11,6 +11,7 @@ goes to whichever pair, search or final, has work.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from ray import tune
@@ -78,7 +79,7 @@ class _Events(Callback):
 
 def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, name: str, writer: RunWriter,
                  observers: Observers, budgets: Budgets, on_searched: Callable[[Pair, BestTrial | None], None],
-                 tick: Callable[[], None] = lambda: None, study_storage: Any = None) -> list[str]:
+                 slots: int, tick: Callable[[], None] = lambda: None, study_storage: Any = None) -> list[str]:
     """Search every pair of ``searches`` in one Tune experiment; the pair keys in the order
     their searches ended.
 
@@ -90,6 +91,8 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         observers: Receive every trial and search event.
         budgets: The pairs' and the suite's time budgets.
         on_searched: Called with each pair and its best trial (None if none) when its search ends.
+        slots: Trials the cluster runs at once; as many may wait for their worker to start (Tune's
+            default for a custom searcher is one, which starts workers one after another).
         tick: Called on every step of Tune's loop (progress, collecting final runs).
         study_storage: Optuna storage for the pairs' studies (None: in memory).
     """
@@ -103,11 +106,18 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         trainable,
         param_space={},
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=PairASHA(searches, budgets),
-                                    num_samples=sum(s.trials for s in searches)),
+                                    num_samples=sum(s.trials for s in searches),
+                                    reuse_actors=True),  # a new worker process per trial leaves its slot idle
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0, callbacks=[events],
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
-    tuner.fit()
+    before = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = before or str(max(1, slots))
+    try:
+        tuner.fit()
+    finally:
+        if before is None:
+            os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG")
     for key in pairs:  # pairs whose last trial ended on Tune's final step
         if key not in events.finished:
             events.finish(key)

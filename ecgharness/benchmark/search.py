@@ -124,6 +124,7 @@ class PairTrials:
                 f"no trial finished an epoch ({cut or 'none reported'})"
             writer.add_failure(FailureRecord(self.pair.dataset, self.pair.model, "search", reason))
         took = time.perf_counter() - self.first_start if self.first_start else 0.0
+        writer.add_search(self.pair.dataset, self.pair.model, len(self.records), took, cut)
         self.observers.search_finished(SearchDone(self.pair, self.headline, took, best, reason, cut))
         writer.save()
         return best

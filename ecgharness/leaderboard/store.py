@@ -15,6 +15,8 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
     final_metrics.csv     long format: suite, dataset, model, seed, split, metric, value
     predictions/          <dataset>__<model>__seed<k>.npz: test scores and labels
     failures.csv          (dataset, model) pairs that produced no final result, and why
+    searches.csv          one row per pair's search: trials run, seconds, and why a time budget cut
+                          it short (empty when none did)
     status.json           progress of the suite (pairs searching / in final / done, trials, slots), kept
                           current while the run goes on; ``bench status`` prints it
     logs/                 Ray's and Tune's own logs
@@ -32,12 +34,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures")
+TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures", "searches")
 FORMAT_NAME = "ecgharness-run"
 FORMAT_VERSION = 1  # folders without format.json were written in this same layout
 BUDGET_STATUS = "stopped by time budget"  # trials.csv status of a trial its pair's time budget stopped
 _COLUMNS = {
     "failures": ["dataset", "model", "stage", "reason"],
+    "searches": ["dataset", "model", "trials", "seconds", "budget_cut"],
     "final_metrics": ["suite", "dataset", "model", "seed", "split", "metric", "value"],
 }
 
@@ -130,6 +133,7 @@ class RunWriter:
         self.final_runs: list[dict[str, Any]] = []
         self.final_metrics: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        self.searches: list[dict[str, Any]] = []
 
     def create(self, suite: dict[str, Any], provenance: dict[str, Any]) -> None:
         """Make the folder (it must not exist) with its format, suite and provenance files."""
@@ -144,6 +148,11 @@ class RunWriter:
     def add_history(self, dataset: str, model: str, rows: list[dict[str, Any]]) -> None:
         """Epoch rows of a pair's trials (each with its ``trial_id``), in the order they were reported."""
         self.history += [{"dataset": dataset, "model": model, **row} for row in rows]
+
+    def add_search(self, dataset: str, model: str, trials: int, seconds: float, budget_cut: str = "") -> None:
+        """A pair's search has ended; ``budget_cut`` says why a time budget ended it early."""
+        self.searches.append({"dataset": dataset, "model": model, "trials": trials, "seconds": round(seconds, 3),
+                              "budget_cut": budget_cut})
 
     def add_failure(self, failure: FailureRecord) -> None:
         self.failures.append(dict(failure.__dict__))
@@ -163,7 +172,7 @@ class RunWriter:
     def save(self) -> None:
         for name, rows in (("trials", self.trials), ("trial_history", self.history),
                            ("final_runs", self.final_runs), ("failures", self.failures),
-                           ("final_metrics", self.final_metrics)):
+                           ("final_metrics", self.final_metrics), ("searches", self.searches)):
             write_table(self.run_dir, name, pd.DataFrame(rows, columns=_COLUMNS.get(name)))
 
 
