@@ -283,3 +283,21 @@ def test_pairs_overlap_finals_start_early_and_a_budget_cuts_one_pair(ray_local, 
     rows = {r["model"]: r for r in writer.searches}
     assert "pair's time budget (1.5 s)" in rows["gru"]["budget_cut"] and rows["resnet_se"]["budget_cut"] == ""
     assert [r["model"] for r in writer.trials].count("resnet_se") == 4
+
+
+def test_the_leaderboard_says_which_searches_a_time_budget_cut(tmp_path) -> None:
+    import pandas as pd
+    from report_fixtures import write_run
+
+    from ecgharness.leaderboard import read_run, render_leaderboard
+
+    folder = write_run(tmp_path / "tiny" / "r1", models=("strong", "weak"))
+    assert "time budget" not in render_leaderboard(read_run(folder))
+    pd.DataFrame([{"dataset": "mitbih", "model": "strong", "trials": 3, "seconds": 60.2,
+                   "budget_cut": "the suite's time budget (60 s) ran out"},
+                  {"dataset": "mitbih", "model": "weak", "trials": 4, "seconds": 50.0, "budget_cut": ""}]
+                 ).to_csv(folder / "searches.csv", index=False)
+    text = render_leaderboard(read_run(folder))
+    assert "Search cut short by a time budget" in text
+    assert "- mitbih/strong: the suite's time budget (60 s) ran out after 3 trial(s)" in text
+    assert "weak: " not in text.split("time budget", 1)[1]
