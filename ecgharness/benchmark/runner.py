@@ -130,6 +130,8 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
     from ecgharness.benchmark.multiplex import Budgets
     from ecgharness.benchmark.schedule import pair_trial, run_schedule
 
+    if not searches:  # every pair was skipped
+        return
     shared = search_data(plan, datasets)
     threads = max(1, int(suite.resources.cpus_per_trial))
     specs = {s.key: TrialSpec(model=s.pair.model, training=suite.training, threads=threads,
@@ -186,7 +188,8 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(),
         searches = pair_searches(suite, plan, datasets)
         slots = trial_slots(cluster, res.cpus_per_trial, res.gpus_per_trial)
         progress = ProgressTracker(suite.name, run_id, {s.pair: s.trials for s in searches},
-                                   len(suite.final.seeds), slots, emit=observers.progress, write=lambda snap: write_status(run_dir, snap.to_dict()))
+                                   len(suite.final.seeds), slots, emit=observers.progress,
+                                   write=lambda snap: write_status(run_dir, snap.to_dict()))
         search_and_evaluate(suite, plan, searches, datasets, options.storage or str(run_dir / "tune"), writer,
                             Observers([*listeners, progress]), progress, options.time_budget_s, slots)
         state = "finished"

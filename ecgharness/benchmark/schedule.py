@@ -100,8 +100,9 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
     searcher = PairSearcher(searches, budgets, study_storage)
     events = _Events(pairs, searcher, budgets, writer, on_searched, tick)
     for s in searches:
-        observers.search_started(SearchPlan(s.pair, s.trials, tuple(s.space.searched), min(s.grace_period, s.max_epochs),
-                                            s.reduction_factor, s.max_epochs))
+        grace = min(s.grace_period, s.max_epochs)
+        observers.search_started(SearchPlan(s.pair, s.trials, tuple(s.space.searched), grace, s.reduction_factor,
+                                            s.max_epochs))
     tuner = tune.Tuner(
         trainable,
         param_space={},

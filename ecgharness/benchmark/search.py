@@ -42,7 +42,8 @@ class PairTrials:
     """
 
     def __init__(self, pair: Pair, max_epochs: int, observers: Observers, seed: int = 0, headline: str = "") -> None:
-        self.pair, self.max_epochs, self.observers, self.seed, self.headline = pair, max_epochs, observers, seed, headline
+        self.pair, self.max_epochs, self.observers = pair, max_epochs, observers
+        self.seed, self.headline = seed, headline
         self.history: list[dict[str, Any]] = []
         self.last: dict[str, dict[str, Any]] = {}
         self.configs: dict[str, dict[str, Any]] = {}
