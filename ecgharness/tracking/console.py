@@ -6,9 +6,8 @@ moves on (and at most every ``plain_every_s`` seconds besides)."""
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
-
 import time
+from typing import Any, TextIO
 
 from ecgharness.benchmark.observers import (ClusterInfo, FinalDone, Pair, RunInfo, RunObserver, SearchDone, SearchPlan,
                                             TrialEnd, TrialInfo)
@@ -53,7 +52,7 @@ class ConsoleObserver(RunObserver):
             self.stream.write(self._status)
             self.stream.flush()
 
-    def progress(self, status) -> None:
+    def progress(self, status: Any) -> None:
         line = status.line()
         if self.live:
             self._status = line if status.state == "running" else ""
