@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ray import tune
 from ray.tune import Callback
+from ray.tune.progress_reporter import TrialProgressCallback
 
 from ecgharness.benchmark.multiplex import Budgets, PairASHA, PairSearch, PairSearcher, hyperparameters, pair_of
 from ecgharness.benchmark.observers import BestTrial, Observers, Pair, SearchPlan
@@ -31,6 +32,14 @@ def pair_trial(config: dict[str, Any], data: dict[str, SharedDataset], specs: di
     """Ray Tune function trainable of the schedule: the search trial of the pair named in ``config``."""
     key = pair_of(config)
     search_trial(hyperparameters(config), data[key], specs[key])
+
+
+class _Quiet(TrialProgressCallback):
+    """Takes the place of the progress printer Tune adds otherwise (which prints a line for each
+    trial a time budget stops before it starts): the run's observers report progress."""
+
+    def _print(self, msg: str) -> None:
+        pass
 
 
 class _Events(Callback):
@@ -109,7 +118,7 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=PairASHA(searches, budgets),
                                     num_samples=sum(s.trials for s in searches),
                                     reuse_actors=True),  # a new worker process per trial leaves its slot idle
-        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0, callbacks=[events],
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0, callbacks=[events, _Quiet()],
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
     before = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")

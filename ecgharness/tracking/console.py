@@ -112,7 +112,7 @@ class ConsoleObserver(RunObserver):
         if done.best is not None:
             self.print(f"  best {label}: val {done.headline} {done.best.score:.4f} ({done.best.trial_id})")
         else:
-            self.print(f"  {label}: every trial failed; see trials.csv")
+            self.print(f"  {label}: {done.reason or 'no trial finished'}; see trials.csv")
 
     def floor_finished(self, record: FinalRecord) -> None:
         self.print(f"  floor {record.dataset}/{record.model}: test {record.headline} "
