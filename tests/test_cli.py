@@ -38,6 +38,8 @@ def test_list(capsys) -> None:
     (["run", "--datasets", "ptb"], "unknown dataset 'ptb'"),
     (["run", "--datasets", "mitbih", "--data-root", "/nonexistent/x"], "no MIT-BIH records found in /nonexistent/x/mitdb"),
     (["leaderboard", "--results-dir", "/nonexistent/r"], "no completed runs under /nonexistent/r"),
+    (["run", "--time-budget", "-5"], "--time-budget -5: give a positive number of seconds"),
+    (["status", "--results-dir", "/nonexistent/r"], "no run with a status.json under /nonexistent/r"),
 ])
 def test_bad_input_is_one_clear_error(args, message, tmp_path) -> None:
     result = bench(*args, "--results-dir", str(tmp_path)) if args[0] == "run" else bench(*args)

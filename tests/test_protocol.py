@@ -107,7 +107,7 @@ def test_weighted_sampler_balances_the_batches_the_model_sees(synthetic, monkeyp
 
 
 def test_search_trials_never_receive_the_test_split(synthetic, monkeypatch) -> None:
-    from ecgharness.benchmark import ray_session, runner, search, trials
+    from ecgharness.benchmark import ray_session, runner, trials
     from ecgharness.benchmark.suite import parse_suite
 
     class Local(ray_session.SharedDataset):  # the object store without Ray
@@ -118,13 +118,10 @@ def test_search_trials_never_receive_the_test_split(synthetic, monkeypatch) -> N
         def get(self):
             return self.ref
 
-    handed = []
     monkeypatch.setattr(runner, "SharedDataset", Local)
-    monkeypatch.setattr(search, "search_pair", lambda suite, pair, space, data, *a: handed.append(data.get()))
     suite = parse_suite({"name": "t", "datasets": ["synthetic"], "models": ["cnn_lstm"]}, "t.yaml")
-    runner.search_all(suite, runner.plan_pairs(suite, {"synthetic": synthetic}), {"synthetic": synthetic},
-                      "unused", None, None)
-    assert [sorted(d.splits) for d in handed] == [["train", "val"]]
+    handed = runner.search_data(runner.plan_pairs(suite, {"synthetic": synthetic}), {"synthetic": synthetic})
+    assert [sorted(d.get().splits) for d in handed.values()] == [["train", "val"]]
     with pytest.raises(RuntimeError, match="must not receive the test split"):
         trials.search_trial({}, Local(synthetic), trials.TrialSpec("cnn_lstm", TrainConfig(max_epochs=1)))
 
@@ -228,10 +225,10 @@ def test_select_last_scores_the_final_epochs_weights(synthetic) -> None:
 def test_final_retrain_on_train_plus_val_runs_the_best_trials_epochs(synthetic) -> None:
     from ecgharness.benchmark.final import final_data, final_spec
     from ecgharness.benchmark.observers import BestTrial
-    from ecgharness.benchmark.search import _TrialEvents
+    from ecgharness.benchmark.search import PairTrials
     from ecgharness.benchmark.suite import parse_suite
 
-    events = _TrialEvents(None, None, 5, None)
+    events = PairTrials(None, 5, None)
     events.history = [{"trial_id": "t", "epoch": e, "score": s} for e, s in enumerate([0.2, 0.5, 0.4, 0.5], 1)]
     assert events.best_epoch("t") == 2  # the first epoch that reached the best score
     suite = parse_suite({"name": "s", "datasets": ["synthetic"], "models": ["cnn_lstm"],

@@ -47,6 +47,8 @@ def test_overrides_apply_and_all_expands() -> None:
     ({"datasets": ["mitbih_sample"], "models": [{"name": "cnn_lstm", "space": {"lr": {"uniform": [1, 0]}}}]},
      "needs low < high"),
     ({"models": ["cnn_lstm"]}, "'datasets' is required"),
+    ({"datasets": ["mitbih_sample"], "models": ["cnn_lstm"], "search": {"time_budget_s": 0}},
+     "time_budget_s must be positive seconds"),
     ({"datasets": ["mitbih_sample"], "models": ["cnn_lstm"], "spaces": {"cnn_lstn": {}}},
      "spaces: unknown model 'cnn_lstn'"),
 ])

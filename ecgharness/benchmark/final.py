@@ -78,37 +78,66 @@ def final_data(suite: Suite, ds: PreparedDataset) -> PreparedDataset:
     return with_val_in_train(ds) if suite.final.train_on == "train+val" else ds
 
 
-def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best: dict[Pair, BestTrial],
-                       writer: RunWriter, observers: Observers) -> None:
-    """Retrain every pair in ``best`` with each of the suite's seeds; store each as it returns."""
-    import ray
+class FinalRuns:
+    """Final retrains in flight: a pair's seeds are submitted as soon as its search ends, and
+    each is stored as it returns (a failing retrain is recorded, the others go on)."""
 
-    remote = ray.remote(final_run).options(
-        num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial, max_retries=0)
-    shared: dict[str, SharedDataset] = {}
-    pending = {}
-    for pair, trial in best.items():
+    def __init__(self, suite: Suite, datasets: dict[str, PreparedDataset], writer: RunWriter,
+                 observers: Observers) -> None:
+        import ray
+
+        self.suite, self.datasets, self.writer, self.observers = suite, datasets, writer, observers
+        self.remote = ray.remote(final_run).options(
+            num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial, max_retries=0)
+        self.shared: dict[str, SharedDataset] = {}
+        self.pending: dict = {}
+        self.best: dict[Pair, BestTrial] = {}
+        self.announced = False
+
+    def submit(self, pair: Pair, trial: BestTrial | None, planned: int | None = None) -> None:
+        """Start the seeds of ``pair`` (nothing when its search found no trial); ``planned``:
+        final runs of the whole suite, announced to the observers with the first pair."""
+        if trial is None:
+            return
+        suite = self.suite
         spec = final_spec(suite, trial, pair.model)
-        if pair.dataset not in shared:  # one object-store copy per dataset, shared by all its pairs
-            shared[pair.dataset] = SharedDataset.put(final_data(suite, datasets[pair.dataset]), keep_test=True)
+        if pair.dataset not in self.shared:  # one object-store copy per dataset, shared by all its pairs
+            data = final_data(suite, self.datasets[pair.dataset])
+            self.shared[pair.dataset] = SharedDataset.put(data, keep_test=True)
+        self.best[pair] = trial
         for seed in suite.final.seeds:
-            ref = remote.remote(trial.config, shared[pair.dataset].ref, spec, seed)
-            pending[ref] = (pair, seed)
-    if pending:
-        observers.final_started(len(pending), tuple(suite.final.seeds))
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        pair, seed = pending.pop(done[0])
-        config = best[pair].config
+            ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed)
+            self.pending[ref] = (pair, seed)
+        if not self.announced:
+            self.announced = True
+            self.observers.final_started(planned or len(self.pending), tuple(suite.final.seeds))
+
+    def collect(self, timeout: float | None = 0) -> None:
+        """Store the retrains that have returned (within ``timeout`` seconds; None: all of them)."""
+        import ray
+
+        while self.pending:
+            done, _ = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
+            if not done:
+                return
+            self._store(done[0])
+
+    def _store(self, ref) -> None:
+        import ray
+
+        datasets, writer, observers = self.datasets, self.writer, self.observers
+        pair, seed = self.pending.pop(ref)
+        config = self.best[pair].config
         try:
-            result = ray.get(done[0])
+            result = ray.get(ref)
         except Exception as exc:  # a failing retrain is recorded, the others go on
             reason = error_reason(exc)
             writer.add_failure(FailureRecord(pair.dataset, pair.model, f"final seed {seed}", reason))
             observers.final_finished(FinalDone(pair, seed, config, reason=reason))
-            continue
-        record = final_record(pair, config, datasets[pair.dataset], result, suite.training)
+            return
+        record = final_record(pair, config, datasets[pair.dataset], result, self.suite.training)
         writer.add_final(record)
         writer.save()
         observers.final_finished(FinalDone(pair, seed, config, record, result.outcome.history,
                                            result.outcome.val_metrics))
+

@@ -40,6 +40,25 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
+class ClusterInfo:
+    """The Ray the run uses: a local instance it started (``local``) or the cluster it joined
+    at ``address``; ``owned`` when the run connected itself (and disconnects at its end)."""
+
+    address: str
+    local: bool
+    nodes: int
+    resources: dict[str, float]
+    owned: bool = True
+
+    def describe(self) -> str:
+        """``N node(s), x CPU, y GPU`` and the other resources of note."""
+        res = self.resources
+        text = f"{self.nodes} node(s), {res.get('CPU', 0):g} CPU, {res.get('GPU', 0):g} GPU"
+        memory = res.get("memory")
+        return text + (f", {memory / 2**30:.1f} GiB memory" if memory else "")
+
+
+@dataclass(frozen=True)
 class SearchPlan:
     """The search of one pair is about to start."""
 
@@ -87,13 +106,15 @@ class BestTrial:
 
 @dataclass(frozen=True)
 class SearchDone:
-    """The search of one pair has ended; ``best`` is None when every trial failed."""
+    """The search of one pair has ended; ``best`` is None when every trial failed;
+    ``budget_cut`` says why a time budget ended it early, if one did."""
 
     pair: Pair
     headline: str
     seconds: float
     best: BestTrial | None
     reason: str = ""
+    budget_cut: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,9 @@ class RunObserver:
 
     def run_started(self, run: RunInfo) -> None: ...
 
+    def ray_started(self, cluster: ClusterInfo) -> None:
+        """Ray is up: a local instance this run started, or the cluster it joined."""
+
     def search_started(self, plan: SearchPlan) -> None: ...
 
     def trial_started(self, trial: TrialInfo) -> None: ...
@@ -136,6 +160,9 @@ class RunObserver:
     def final_started(self, runs: int, seeds: tuple[int, ...]) -> None: ...
 
     def final_finished(self, done: FinalDone) -> None: ...
+
+    def progress(self, status: Any) -> None:
+        """Counts of the whole suite (an :class:`ecgharness.benchmark.progress.SuiteProgress`)."""
 
     def run_finished(self, run: RunInfo | None) -> None:
         """Always called, also when the run stopped with an error (``run`` None before the folder existed)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgharness.benchmark.observers import ClusterInfo
 from ecgharness.datasets.base import PreparedDataset, Split
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,14 @@ def _redirect_ray_logs(handler: logging.Handler) -> None:
         logger.propagate = False
 
 
-def start_ray(address: str | None, num_cpus: int | None, logs: Path) -> bool:
-    """Start or join Ray with its console output kept in ``logs``; True if we started it."""
+def start_ray(address: str | None, num_cpus: int | None, logs: Path) -> ClusterInfo:
+    """Start a local Ray (``address`` None) or join the cluster at ``address``, with Ray's
+    console output kept in ``logs``.
+
+    Without an address a new local instance is started even when ``ray start`` left a cluster
+    on this machine or ``RAY_ADDRESS`` names one: Ray would join those on its own, and a run
+    must never land on a cluster by accident.
+    """
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -67,22 +74,44 @@ def start_ray(address: str | None, num_cpus: int | None, logs: Path) -> bool:
     handler = logging.FileHandler(logs / "driver.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     _redirect_ray_logs(handler)
-    if ray.is_initialized():
-        return False
-    ray.init(
-        address=address,
-        num_cpus=num_cpus if address is None else None,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    if ray.is_initialized():  # this process already holds a Ray (say, a test's): use it as it is
+        return cluster_info(local=False, owned=False)
+    env_address = os.environ.pop("RAY_ADDRESS", None) if address is None else None
+    try:
+        ray.init(
+            address=address or "local",
+            num_cpus=num_cpus if address is None else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    finally:
+        if env_address is not None:
+            os.environ["RAY_ADDRESS"] = env_address
     _redirect_ray_logs(handler)  # ray.init replaces the handlers of its loggers
-    return True
+    return cluster_info(local=address is None, owned=True)
 
 
-def stop_ray(started: bool, logs: Path) -> None:
-    """Copy Ray's session logs into ``logs`` and shut Ray down, if this run started it."""
-    if not started:
+def cluster_info(local: bool, owned: bool) -> ClusterInfo:
+    """Address, live nodes and total resources of the Ray this process is connected to."""
+    import ray
+
+    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+    address = ray.get_runtime_context().gcs_address
+    return ClusterInfo(address, local, nodes, dict(ray.cluster_resources()), owned)
+
+
+def trial_slots(cluster: ClusterInfo, cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """How many trials of the given size the cluster runs at once."""
+    slots = int(cluster.resources.get("CPU", 0) // cpus_per_trial + 1e-9)
+    if gpus_per_trial:
+        slots = min(slots, int(cluster.resources.get("GPU", 0) / gpus_per_trial + 1e-9))
+    return max(1, slots)
+
+
+def stop_ray(cluster: ClusterInfo | None, logs: Path) -> None:
+    """Copy Ray's session logs into ``logs`` and shut Ray down, if this run started or joined it."""
+    if cluster is None or not cluster.owned:
         return
     try:
         import ray

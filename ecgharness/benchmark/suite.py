@@ -67,6 +67,9 @@ class SearchConfig:
         seed: Seeds the Optuna sampler.
         enabled: False runs one trial per pair with the fixed entries of its space only (the
             published settings of a benchmark), everything else at its default.
+        time_budget_s: Seconds each pair may search, from its first trial; when they run out the
+            pair's running trials finish their epoch, none starts, and its best trial so far goes
+            to final evaluation (None: no limit).
     """
 
     num_samples: int = 4
@@ -75,8 +78,11 @@ class SearchConfig:
     reduction_factor: int = 2
     seed: int = 0
     enabled: bool = True
+    time_budget_s: float | None = None
 
     def __post_init__(self) -> None:
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"time_budget_s must be positive seconds (or left out), got {self.time_budget_s}")
         if self.num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {self.num_samples}")
         if self.reduction_factor < 2:

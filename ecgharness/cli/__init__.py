@@ -7,10 +7,10 @@ import logging
 import os
 import sys
 
-from ecgharness.cli import app, data, export, leaderboard, listing, predict, report, run
+from ecgharness.cli import app, data, export, leaderboard, listing, predict, report, run, status
 
-COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data, "export": export,
-            "predict": predict, "app": app}
+COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data,
+            "status": status, "export": export, "predict": predict, "app": app}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  bench run                       # quick suite on the embedded sample\n"
                "  bench leaderboard               # rankings of the latest run\n"
                "  bench report                    # tables, plots and statistics of the latest run\n"
+               "  bench status                    # progress of the latest run, also while it runs\n"
                "  bench data info                 # datasets present, prepared, quarantined\n"
                "  bench export --model cnn_lstm   # ONNX + model card of a kept model of the latest run\n"
                "  bench list models",

@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   bench run --models cnn_lstm --num-samples 8 --max-epochs 10
   bench run --suite my_suite.yaml --address auto --gpus-per-trial 0.25
   bench run --suite ptbxl --data-root ~/ecg-data --num-samples 2 --max-epochs 2
+  bench run --suite all --time-budget 7200         # search two hours at most, then final evaluation
   bench run --wandb --wandb-project ecg --wandb-entity my-team   # also log to Weights & Biases
 """
 
@@ -31,7 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions pack trials on one GPU")
     p.add_argument("--max-concurrent", type=int, help="trials running at once per pair")
-    p.add_argument("--address", help="Ray cluster to join ('auto' or ray://host:10001); default: start locally")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="seconds the whole suite may search; then running trials finish their epoch and each "
+                        "pair's best trial so far goes to final evaluation (per pair: search.time_budget_s)")
+    p.add_argument("--address", help="Ray cluster to join ('auto' or ray://host:10001); default: start a new local "
+                                     "Ray, never one `ray start` left running")
     p.add_argument("--storage", help="Tune experiment storage path or URI (default: inside the run folder)")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="results store root (default ./results)")
     p.add_argument("--data-root", help="raw data root (default $ECGHARNESS_DATA or ./data)")
@@ -68,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from ecgharness.benchmark.suite import load_suite, with_overrides
     from ecgharness.leaderboard import read_run, render_leaderboard
 
+    if args.time_budget is not None and args.time_budget <= 0:
+        from ecgharness.errors import ConfigError
+
+        raise ConfigError(f"--time-budget {args.time_budget:g}: give a positive number of seconds")
     suite = with_overrides(
         load_suite(args.suite),
         models=args.models, datasets=args.datasets, num_samples=args.num_samples,
@@ -77,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         address=args.address, storage=args.storage, run_id=args.run_id, num_cpus=args.num_cpus,
-        max_lost_share=args.max_lost_share,
+        max_lost_share=args.max_lost_share, time_budget_s=args.time_budget,
     )
     run_dir = run_suite(suite, options, observers(args))
     print()

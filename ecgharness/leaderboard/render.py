@@ -73,6 +73,18 @@ def with_intervals(run: RunResults, frames: dict[str, pd.DataFrame], n_resamples
     return out
 
 
+def budget_note(run: RunResults) -> str:
+    """Which pairs' searches a time budget cut short (their winners are the best found so far)."""
+    searches = run.tables.get("searches")
+    if searches is None or searches.empty or "budget_cut" not in searches:
+        return ""
+    cut = searches[searches["budget_cut"].fillna("").astype(str) != ""]
+    if cut.empty:
+        return ""
+    lines = [f"- {r.dataset}/{r.model}: {r.budget_cut} after {r.trials} trial(s)" for r in cut.itertuples()]
+    return "Search cut short by a time budget (best configuration found so far retrained):\n" + "\n".join(lines)
+
+
 def render_leaderboard(run: RunResults, fmt: str = "table", intervals: bool = False) -> str:
     """The run's rankings as one string in ``fmt`` (table, markdown, csv or latex).
 
@@ -107,5 +119,8 @@ def render_leaderboard(run: RunResults, fmt: str = "table", intervals: bool = Fa
         lines = [f"- {r.dataset}/{r.model} ({r.stage}): {r.reason}" for r in failures.itertuples()]
         blocks.append(("% " if fmt == "latex" else "") + "Not ranked:\n" +
                       "\n".join(("% " if fmt == "latex" else "") + line for line in lines))
+    note = budget_note(run)
+    if note:
+        blocks.append("\n".join(("% " if fmt == "latex" else "") + line for line in note.splitlines()))
     header = ("% " if fmt == "latex" else "") + f"run {run.label}"
     return header + "\n\n" + "\n\n".join(blocks) if blocks else header + "\n\n(no final results)"

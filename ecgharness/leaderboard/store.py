@@ -9,6 +9,7 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
     suite.yaml            resolved suite (after command-line overrides)
     provenance.json       git hash, package versions, hardware, command line, datasets
     trials.csv            one row per search trial: config, status, epochs, best validation score
+                          (status "stopped by time budget": the pair's or the suite's budget ended it)
     trial_history.csv     one row per trial and epoch: the metrics each trial reported
     final_runs.csv        one row per (dataset, model, seed) final run: params, time, throughput
     final_metrics.csv     long format: suite, dataset, model, seed, split, metric, value
@@ -16,6 +17,10 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
     weights/              <dataset>__<model>__seed<k>.safetensors + .json: the tested weights of each
                           final run and everything needed to use them again (version 2)
     failures.csv          (dataset, model) pairs that produced no final result, and why
+    searches.csv          one row per pair's search: trials run, seconds, and why a time budget cut
+                          it short (empty when none did)
+    status.json           progress of the suite (pairs searching / in final / done, trials, slots), kept
+                          current while the run goes on; ``bench status`` prints it
     logs/                 Ray's and Tune's own logs
 """
 
@@ -31,13 +36,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures")
+TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures", "searches")
 FORMAT_NAME = "ecgharness-run"
-FORMAT_VERSION = 2  # 2: weights/ (version 1 folders, or without format.json, have no weights)
+FORMAT_VERSION = 2  # 2: weights/ and searches.csv (version 1 folders, or without format.json, have neither)
 WEIGHTS_DIR = "weights"
 BUNDLE_FORMAT = "ecgharness-bundle"
+BUDGET_STATUS = "stopped by time budget"  # trials.csv status of a trial its pair's time budget stopped
 _COLUMNS = {
     "failures": ["dataset", "model", "stage", "reason"],
+    "searches": ["dataset", "model", "trials", "seconds", "budget_cut"],
     "final_metrics": ["suite", "dataset", "model", "seed", "split", "metric", "value"],
 }
 
@@ -134,6 +141,7 @@ class RunWriter:
         self.final_runs: list[dict[str, Any]] = []
         self.final_metrics: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        self.searches: list[dict[str, Any]] = []
 
     def create(self, suite: dict[str, Any], provenance: dict[str, Any]) -> None:
         """Make the folder (it must not exist) with its format, suite and provenance files."""
@@ -148,6 +156,11 @@ class RunWriter:
     def add_history(self, dataset: str, model: str, rows: list[dict[str, Any]]) -> None:
         """Epoch rows of a pair's trials (each with its ``trial_id``), in the order they were reported."""
         self.history += [{"dataset": dataset, "model": model, **row} for row in rows]
+
+    def add_search(self, dataset: str, model: str, trials: int, seconds: float, budget_cut: str = "") -> None:
+        """A pair's search has ended; ``budget_cut`` says why a time budget ended it early."""
+        self.searches.append({"dataset": dataset, "model": model, "trials": trials, "seconds": round(seconds, 3),
+                              "budget_cut": budget_cut})
 
     def add_failure(self, failure: FailureRecord) -> None:
         self.failures.append(dict(failure.__dict__))
@@ -179,7 +192,7 @@ class RunWriter:
     def save(self) -> None:
         for name, rows in (("trials", self.trials), ("trial_history", self.history),
                            ("final_runs", self.final_runs), ("failures", self.failures),
-                           ("final_metrics", self.final_metrics)):
+                           ("final_metrics", self.final_metrics), ("searches", self.searches)):
             write_table(self.run_dir, name, pd.DataFrame(rows, columns=_COLUMNS.get(name)))
 
 
@@ -265,6 +278,25 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_yaml(path: Path, data: Any) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+STATUS_FILE = "status.json"
+
+
+def write_status(run_dir: Path, status: dict[str, Any]) -> None:
+    """Replace the run's ``status.json`` in one step, so a reader never sees half a file."""
+    tmp = Path(run_dir) / f".{STATUS_FILE}.tmp"
+    write_json(tmp, status)
+    tmp.replace(Path(run_dir) / STATUS_FILE)
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """The progress counts a running (or ended) run last wrote."""
+    path = Path(run_dir) / STATUS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: {run_dir} is not a run folder, or the run has not "
+                                "started its search yet (give the folder of a run, or its run id)")
+    return json.loads(path.read_text())
 
 
 def is_run(path: Path) -> bool:

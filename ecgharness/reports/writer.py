@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ecgharness.leaderboard.rankings import seed_count
+from ecgharness.leaderboard.render import budget_note
 from ecgharness.leaderboard.store import RunResults
 from ecgharness import rendering as render
 from ecgharness.reports import plots
@@ -127,6 +128,8 @@ def _markdown(run: RunResults, reports: dict[str, DatasetReport], sections: Sect
     if not run.failures.empty:
         lines += ["## Not ranked", ""] + [f"- {r.dataset}/{r.model} ({r.stage}): {r.reason}"
                                           for r in run.failures.itertuples()] + [""]
+    if budget_note(run):
+        lines += ["## Time budget", "", budget_note(run), ""]
     return "\n".join(lines)
 
 
@@ -172,6 +175,10 @@ def _html(run: RunResults, reports: dict[str, DatasetReport], sections: Sections
         items = "".join(f"<li>{html.escape(f'{r.dataset}/{r.model} ({r.stage}): {r.reason}')}</li>"
                         for r in run.failures.itertuples())
         parts.append(f"<h2>Not ranked</h2><ul>{items}</ul>")
+    if budget_note(run):
+        head, *items = budget_note(run).splitlines()
+        entries = "".join(f"<li>{html.escape(i[2:])}</li>" for i in items)
+        parts.append(f"<h2>Time budget</h2><p>{html.escape(head)}</p><ul>{entries}</ul>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>ecgharness report</title><style>{_CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")

@@ -1,12 +1,16 @@
 """The console of ``bench run``: one line per prepared dataset, search, finished trial and
-final run, and (``--verbose``) one per reported epoch."""
+final run, (``--verbose``) one per reported epoch, and the suite's progress: on a terminal one
+status line kept at the bottom and redrawn in place, otherwise a plain line whenever a pair
+moves on (and at most every ``plain_every_s`` seconds besides)."""
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, TextIO
 
-from ecgharness.benchmark.observers import FinalDone, Pair, RunInfo, RunObserver, SearchDone, SearchPlan, TrialEnd, TrialInfo
+from ecgharness.benchmark.observers import (ClusterInfo, FinalDone, Pair, RunInfo, RunObserver, SearchDone, SearchPlan,
+                                            TrialEnd, TrialInfo)
 from ecgharness.datasets.base import PreparedDataset
 from ecgharness.leaderboard.store import FinalRecord
 
@@ -32,12 +36,39 @@ class ConsoleObserver(RunObserver):
         verbose: Also print one line per reported epoch.
     """
 
-    def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, verbose: bool = False, plain_every_s: float = 60.0) -> None:
         self.stream = stream or sys.stdout
         self.verbose = verbose
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.plain_every_s = plain_every_s
+        self._status = ""  # the status line on screen (terminal only)
+        self._plain: tuple = ((), -1e9)  # pair states and time of the last plain progress line
 
     def print(self, text: str = "") -> None:
+        if self._status:
+            self.stream.write("\r\033[K")  # the status line gives way, and comes back below
         print(text, file=self.stream, flush=True)
+        if self._status:
+            self.stream.write(self._status)
+            self.stream.flush()
+
+    def progress(self, status: Any) -> None:
+        line = status.line()
+        if self.live:
+            self._status = line if status.state == "running" else ""
+            self.stream.write("\r\033[K" + line + ("" if self._status else "\n"))
+            self.stream.flush()
+            return
+        states = tuple(p.state for p in status.pairs)
+        now = time.monotonic()
+        if status.state != "running" or states != self._plain[0] or now - self._plain[1] >= self.plain_every_s:
+            self._plain = (states, now)
+            self.print(f"progress {line}")
+
+    def ray_started(self, cluster: ClusterInfo) -> None:
+        where = ("started a local Ray" if cluster.local else f"joined the Ray cluster at {cluster.address}"
+                 if cluster.owned else f"using the Ray this process already runs ({cluster.address})")
+        self.print(f"{where}: {cluster.describe()}")
 
     def suite_started(self, suite: Any) -> None:
         self.print(f"suite {suite.name}: {len(suite.datasets)} dataset(s) x {len(suite.models)} model(s), "
@@ -76,10 +107,12 @@ class ConsoleObserver(RunObserver):
     def search_finished(self, done: SearchDone) -> None:
         label = done.pair.label
         self.print(f"  {label}: search took {done.seconds:.1f}s")
+        if done.budget_cut:
+            self.print(f"  {label}: search cut short: {done.budget_cut}")
         if done.best is not None:
             self.print(f"  best {label}: val {done.headline} {done.best.score:.4f} ({done.best.trial_id})")
         else:
-            self.print(f"  {label}: every trial failed; see trials.csv")
+            self.print(f"  {label}: {done.reason or 'no trial finished'}; see trials.csv")
 
     def floor_finished(self, record: FinalRecord) -> None:
         self.print(f"  floor {record.dataset}/{record.model}: test {record.headline} "
@@ -87,7 +120,7 @@ class ConsoleObserver(RunObserver):
 
     def final_started(self, runs: int, seeds: tuple[int, ...]) -> None:
         self.print(f"final evaluation: {runs} run(s) (best configuration x seeds {list(seeds)}), "
-                   "each scored once on the test split")
+                   "each scored once on the test split; a pair's seeds start as soon as its search ends")
 
     def final_finished(self, done: FinalDone) -> None:
         label = done.pair.label

@@ -1,0 +1,134 @@
+"""The one schedule of a suite: every (dataset, model) search in a single Ray Tune experiment.
+
+Ray Tune runs one experiment per driver process (several ``Tuner`` s in one process are not
+supported), so the pairs share one experiment: :class:`~ecgharness.benchmark.multiplex.PairSearcher`
+gives each new trial to a pair that has work and asks that pair's own Optuna study for its
+hyperparameters; :class:`~ecgharness.benchmark.multiplex.PairASHA` stops a trial against its own
+pair's siblings only. When a pair's last trial has ended, its rows are written and its final
+seeds are handed to ``on_searched`` at once, while the other pairs keep searching: a free slot
+goes to whichever pair, search or final, has work.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from ray import tune
+from ray.tune import Callback
+from ray.tune.progress_reporter import TrialProgressCallback
+
+from ecgharness.benchmark.multiplex import Budgets, PairASHA, PairSearch, PairSearcher, hyperparameters, pair_of
+from ecgharness.benchmark.observers import BestTrial, Observers, Pair, SearchPlan
+from ecgharness.benchmark.ray_session import SharedDataset
+from ecgharness.benchmark.search import PairTrials, trial_error
+from ecgharness.benchmark.trials import TrialSpec, search_trial
+from ecgharness.leaderboard.store import BUDGET_STATUS, RunWriter
+
+_ENDED = ("TERMINATED", "ERROR")
+
+
+def pair_trial(config: dict[str, Any], data: dict[str, SharedDataset], specs: dict[str, TrialSpec]) -> None:
+    """Ray Tune function trainable of the schedule: the search trial of the pair named in ``config``."""
+    key = pair_of(config)
+    search_trial(hyperparameters(config), data[key], specs[key])
+
+
+class _Quiet(TrialProgressCallback):
+    """Takes the place of the progress printer Tune adds otherwise (which prints a line for each
+    trial a time budget stops before it starts): the run's observers report progress."""
+
+    def _print(self, msg: str) -> None:
+        pass
+
+
+class _Events(Callback):
+    """Tune's trial events, routed to each pair's :class:`PairTrials`; ends each pair's search
+    as soon as its last trial has ended."""
+
+    def __init__(self, pairs: dict[str, PairTrials], searcher: PairSearcher, budgets: Budgets, writer: RunWriter,
+                 on_searched: Callable[[Pair, BestTrial | None], None], tick: Callable[[], None]) -> None:
+        self.pairs, self.searcher, self.budgets, self.writer = pairs, searcher, budgets, writer
+        self.on_searched, self.tick = on_searched, tick
+        self.finished: list[str] = []
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        key = pair_of(trial.config)
+        self.budgets.pair_started(key)
+        self.pairs[key].start(trial.trial_id, hyperparameters(trial.config))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self.pairs[pair_of(trial.config)].report(trial.trial_id, result)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.pairs[pair_of(trial.config)].end(trial.trial_id, budget=trial.trial_id in self.budgets.stopped)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.pairs[pair_of(trial.config)].end(trial.trial_id, trial_error(trial), failed=True)
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self.finish_ready(trials)
+        self.tick()
+
+    def finish_ready(self, trials: list) -> None:
+        """End the search of every pair that will start no trial and has none left running."""
+        busy = {pair_of(t.config) for t in trials if t.status not in _ENDED}
+        for key, pair in self.pairs.items():
+            if key not in self.finished and key not in busy and self.searcher.exhausted(key):
+                self.finish(key)
+
+    def finish(self, key: str) -> None:
+        self.finished.append(key)
+        trials = self.pairs[key]
+        lost = self.searcher.suggested[key] < self.searcher.searches[key].trials or \
+            any(r.status == BUDGET_STATUS for r in trials.records)
+        best = trials.finish(self.writer, self.budgets.cut_reason.get(key, "") if lost else "")
+        self.on_searched(trials.pair, best)
+
+
+def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, name: str, writer: RunWriter,
+                 observers: Observers, budgets: Budgets, on_searched: Callable[[Pair, BestTrial | None], None],
+                 slots: int, tick: Callable[[], None] = lambda: None, study_storage: Any = None) -> list[str]:
+    """Search every pair of ``searches`` in one Tune experiment; the pair keys in the order
+    their searches ended.
+
+    Args:
+        searches: The pairs and how each is searched.
+        trainable: The Tune trainable (with its resources) that runs a trial of any pair.
+        storage: Tune's experiment storage (path or URI); the experiment is ``name`` in it.
+        writer: The run's results store; each pair's trials are written when its search ends.
+        observers: Receive every trial and search event.
+        budgets: The pairs' and the suite's time budgets.
+        on_searched: Called with each pair and its best trial (None if none) when its search ends.
+        slots: Trials the cluster runs at once; as many may wait for their worker to start (Tune's
+            default for a custom searcher is one, which starts workers one after another).
+        tick: Called on every step of Tune's loop (progress, collecting final runs).
+        study_storage: Optuna storage for the pairs' studies (None: in memory).
+    """
+    pairs = {s.key: PairTrials(s.pair, s.max_epochs, observers, s.seed, s.headline) for s in searches}
+    searcher = PairSearcher(searches, budgets, study_storage)
+    events = _Events(pairs, searcher, budgets, writer, on_searched, tick)
+    for s in searches:
+        grace = min(s.grace_period, s.max_epochs)
+        observers.search_started(SearchPlan(s.pair, s.trials, tuple(s.space.searched), grace, s.reduction_factor,
+                                            s.max_epochs))
+    tuner = tune.Tuner(
+        trainable,
+        param_space={},
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=PairASHA(searches, budgets),
+                                    num_samples=sum(s.trials for s in searches),
+                                    reuse_actors=True),  # a new worker process per trial leaves its slot idle
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0, callbacks=[events, _Quiet()],
+                                  failure_config=tune.FailureConfig(max_failures=0)),
+    )
+    before = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = before or str(max(1, slots))
+    try:
+        tuner.fit()
+    finally:
+        if before is None:
+            os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG")
+    for key in pairs:  # pairs whose last trial ended on Tune's final step
+        if key not in events.finished:
+            events.finish(key)
+    return events.finished
