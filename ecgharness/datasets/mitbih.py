@@ -166,6 +166,35 @@ def rr_features(samples: np.ndarray, fs: float, local_beats: int = 10) -> np.nda
                      pre / local], axis=1).astype(np.float32)
 
 
+def _aami_beats(ann) -> tuple[np.ndarray, np.ndarray]:
+    """Sample positions and AAMI class ids of an annotation's beats (other annotations dropped)."""
+    symbols = np.asarray(ann.symbol)
+    keep = np.isin(symbols, list(AAMI_MAP))
+    labels = np.array([AAMI_CLASSES.index(AAMI_MAP[s]) for s in symbols[keep]], dtype=np.int64)
+    return np.asarray(ann.sample)[keep], labels
+
+
+def beat_annotations(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray, float]:
+    """Sample positions and AAMI class ids of a record's beats (its first ``config.minutes``), and fs."""
+    import wfdb
+
+    header = wfdb.rdheader(str(path))
+    sampto = None if config.minutes is None else min(int(config.minutes * 60 * header.fs), header.sig_len)
+    samples, labels = _aami_beats(wfdb.rdann(str(path), "atr", sampto=sampto))
+    return samples, labels, float(header.fs)
+
+
+BANDPASS_HZ = (0.5, 40.0)
+
+
+def bandpass(signal: np.ndarray, fs: float, axis: int = 0) -> np.ndarray:
+    """The ``bandpass`` option's filter: zero-phase 2nd-order Butterworth, 0.5-40 Hz."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(2, list(BANDPASS_HZ), btype="band", fs=fs, output="sos")
+    return sosfiltfilt(sos, signal, axis=axis)
+
+
 def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Beat windows (n, leads, samples) float32, AAMI labels (n,) and, with
     ``config.rr_features``, the beats' RR features (n, 9) of one record.
@@ -196,15 +225,9 @@ def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray
     if not np.isfinite(signal).all():
         raise ValueError("signal holds NaN or infinite values")
     if config.bandpass:
-        from scipy.signal import butter, sosfiltfilt
+        signal = bandpass(signal, header.fs)
 
-        sos = butter(2, [0.5, 40.0], btype="band", fs=header.fs, output="sos")
-        signal = sosfiltfilt(sos, signal, axis=0)
-
-    symbols = np.asarray(ann.symbol)
-    keep = np.isin(symbols, list(AAMI_MAP))
-    samples = np.asarray(ann.sample)[keep]
-    labels = np.array([AAMI_CLASSES.index(AAMI_MAP[s]) for s in symbols[keep]], dtype=np.int64)
+    samples, labels = _aami_beats(ann)
     pre, post = (round((s + config.context_s) * header.fs) for s in (config.pre_s, config.post_s))
     padded = np.pad(signal, ((pre, post), (0, 0)), mode="edge").astype(np.float32)
     idx = samples[:, None] + np.arange(pre + post)[None, :]  # sample s sits at s + pre in padded
