@@ -111,7 +111,7 @@ def confused_pairs(confusion: np.ndarray, class_names: tuple[str, ...], top: int
     largest first, as (true class, predicted class, count); empty cells are left out."""
     counts = np.asarray(confusion).copy()
     np.fill_diagonal(counts, 0)
-    order = np.argsort(counts, axis=None, kind="stable")[::-1]
+    order = np.argsort(-counts, axis=None, kind="stable")  # ties in row order
     pairs = []
     for flat in order[:top]:
         i, j = np.unravel_index(flat, counts.shape)

@@ -135,7 +135,7 @@ def signal_power(x: torch.Tensor, fs: float) -> torch.Tensor:
         ptp = x.amax(dim=-1) - x.amin(dim=-1)
     else:
         pieces = x.unfold(-1, chunk, chunk)  # (batch, leads, chunks, chunk)
-        ptp = (pieces.amax(dim=-1) - pieces.amin(dim=-1)).median(dim=-1).values
+        ptp = torch.quantile(pieces.amax(dim=-1) - pieces.amin(dim=-1), 0.5, dim=-1)  # mean of the middle two when even
     return ptp.square() / 8
 
 
