@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecgharness.datasets.base import Split
 from ecgharness.evaluation.calibration import (
     Decisions,
     LowConfidence,
@@ -218,9 +219,9 @@ def gallery_plot(a: ErrorAnalysis, signals: np.ndarray, labels: np.ndarray, fs: 
 
 
 def load_test_signals(report: DatasetReport, data_root: str | Path | None = None,
-                      cache_dir: str | Path | None = None) -> tuple[np.ndarray, float | None] | str:
-    """The test split's signals prepared with the run's dataset config, and their sampling rate;
-    or why they could not be loaded (the report then has no gallery)."""
+                      cache_dir: str | Path | None = None) -> tuple[Split, float | None] | str:
+    """The test split prepared with the run's dataset config, and its sampling rate; or why it
+    could not be loaded (the report then has no gallery and no robustness test)."""
     from ecgharness.datasets import load_dataset
 
     try:
@@ -231,4 +232,4 @@ def load_test_signals(report: DatasetReport, data_root: str | Path | None = None
     if np.asarray(test.y).shape != report.labels.shape or not np.array_equal(np.asarray(test.y), report.labels):
         return (f"the test split of {report.name} prepared now differs from the run's (the source files changed), "
                 "so no example can be matched to its prediction")
-    return test.x, ds.sampling_rate
+    return test, ds.sampling_rate

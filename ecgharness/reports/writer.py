@@ -111,7 +111,7 @@ def _insight(report: DatasetReport, run: RunResults, folder: Path, options: Repo
     if isinstance(signals, str):
         extra.append(("Misclassified examples", None, f"No gallery: {signals}."))
     else:
-        made["gallery"] = errors.gallery_plot(analysis, signals[0], report.labels, signals[1],
+        made["gallery"] = errors.gallery_plot(analysis, signals[0].x, report.labels, signals[1],
                                               folder / f"{report.name}_gallery.png")
     if options.robustness:
         from ecgharness.reports import robustness

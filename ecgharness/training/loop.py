@@ -205,12 +205,6 @@ def _windows(dataset: PreparedDataset, loop: TrainConfig) -> tuple[int, tuple[in
     return crop, ((window, stride) if window else None)
 
 
-def per_example_zscore(dataset: PreparedDataset) -> bool:
-    """Whether the dataset standardises every example on its own (MIT-BIH beats), so noisy
-    signals must be standardised again before a model sees them."""
-    return dataset.config.get("normalise") == "zscore"
-
-
 def _artefacts(dataset: PreparedDataset, loop: TrainConfig) -> tuple[str, ...]:
     kinds = noise.parse_artefacts(loop.augment_artefacts)
     if kinds and not dataset.sampling_rate:
@@ -269,7 +263,8 @@ def _train_epoch(run: _Run) -> tuple[float, int]:
         x = techniques.augment(x, loop.augment_noise, loop.augment_scale, loop.augment_shift, run.generator)
         if run.artefacts:
             x = noise.augment_artefacts(x, run.artefacts, loop.augment_artefact_snr_db, loop.augment_artefact_share,
-                                        run.dataset.sampling_rate, run.generator, per_example_zscore(run.dataset))
+                                        run.dataset.sampling_rate, run.generator,
+                                        noise.restandardises(run.dataset.config))
         with run.autocast():
             logits = run.model(*run.inputs(x, meta))
         loss = run.loss_fn(logits.float(), run.train.y[idx])

@@ -41,13 +41,14 @@ robustness test adds the same noise for every model and a training run the same 
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 import torch
 
 from ecgharness.training.config import ARTEFACT_KINDS, parse_artefacts
 
 __all__ = ["ARTEFACT_KINDS", "ROBUSTNESS_SNRS_DB", "add_noise", "augment_artefacts", "check_kind", "noise_power",
-           "parse_artefacts", "signal_power", "synthesise"]
+           "parse_artefacts", "restandardises", "signal_power", "synthesise"]
 
 ROBUSTNESS_SNRS_DB = (24.0, 18.0, 12.0, 6.0, 0.0)  # the NSTDB's levels, from nearly clean to noise as strong as the QRS
 _CHUNK_S = 1.5
@@ -142,6 +143,12 @@ def signal_power(x: torch.Tensor, fs: float) -> torch.Tensor:
 def noise_power(noise: torch.Tensor) -> torch.Tensor:
     """N: the noise's mean squared deviation from its mean, per example and lead."""
     return noise.var(dim=-1, unbiased=False)
+
+
+def restandardises(dataset_config: Mapping[str, Any]) -> bool:
+    """Whether a dataset of this configuration z-scores every example on its own (MIT-BIH beats,
+    ``normalise: zscore``), so noisy signals must be standardised again before a model sees them."""
+    return dataset_config.get("normalise") == "zscore"
 
 
 def _zscore(x: torch.Tensor) -> torch.Tensor:
