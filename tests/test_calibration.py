@@ -19,8 +19,8 @@ def test_ece_matches_a_hand_computation() -> None:
     #      (0.3, 0.4]: 1, accuracy 0, confidence 0.35 -> 0.35
     # ECE = (2 * 0.45 + 0.15 + 2 * 0.15 + 0.35) / 6 = 1.7 / 6
     assert cal.expected_calibration_error(confidence, correct, bins=10) == pytest.approx(1.7 / 6, abs=1e-12)
-    r = cal.reliability(np.array([0.7, 0.0, 1.0]), np.array([1, 1, 0]), bins=10)
-    assert r.count[6] == 1 and r.count[0] == 1 and r.count[9] == 1  # right-closed bins; 0 in the first
+    r = cal.reliability(np.array([0.5, 0.0, 1.0]), np.array([1, 1, 0]), bins=10)
+    assert r.count[4] == 1 and r.count[0] == 1 and r.count[9] == 1  # right-closed bins: 0.5 in (0.4, 0.5]
     perfect = cal.reliability(np.full(10, 0.8), np.r_[np.ones(8), np.zeros(2)].astype(bool), bins=10)
     assert perfect.ece == pytest.approx(0.0, abs=1e-12)
 
