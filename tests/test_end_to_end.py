@@ -76,6 +76,14 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
         pred = run.predictions("synthetic", row.model, row.seed)
         np.testing.assert_array_equal(pred["labels"], ds.splits["test"].y)
         assert pred["scores"].shape == (len(ds.splits["test"]), 3)
+    from ecgharness.inference.bundle import load_bundle, weights_path
+
+    for row in final.itertuples():  # every final run keeps the weights it was tested with
+        bundle = load_bundle(weights_path(run_dir, "synthetic", row.model, row.seed))
+        assert row.weights == f"weights/synthetic__{row.model}__seed{row.seed}.safetensors"
+        np.testing.assert_allclose(bundle.predict_proba(ds.splits["test"].x),
+                                   run.predictions("synthetic", row.model, row.seed)["scores"], atol=1e-5)
+    assert not (run_dir / "weights" / "synthetic__floor_linear__seed0.safetensors").exists()
     metrics = pd.read_csv(run_dir / "final_metrics.csv")
     assert set(metrics["split"]) == {"test"}
     assert metrics.groupby(["model", "seed"])["metric"].apply(lambda m: (m == "macro_f1").sum()).eq(1).all()

@@ -185,11 +185,11 @@ def test_the_run_folder_names_its_format_and_a_newer_one_is_refused(tmp_path) ->
     import json
 
     folder = write_run(tmp_path / "tiny" / "v")
-    assert json.loads((folder / "format.json").read_text()) == {"format": "ecgharness-run", "version": 1}
-    (folder / "format.json").unlink()  # folders written before the format file existed read as version 1
+    assert json.loads((folder / "format.json").read_text()) == {"format": "ecgharness-run", "version": 2}
+    (folder / "format.json").unlink()  # folders without the format file read as the current version
     assert len(read_run(folder).final_runs) == 6
-    (folder / "format.json").write_text(json.dumps({"format": "ecgharness-run", "version": 2}))
-    with pytest.raises(ValueError, match="format version 2; this ecgharness reads up to version 1"):
+    (folder / "format.json").write_text(json.dumps({"format": "ecgharness-run", "version": 3}))
+    with pytest.raises(ValueError, match="format version 3; this ecgharness reads up to version 2"):
         read_run(folder)
 
 

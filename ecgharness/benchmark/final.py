@@ -13,12 +13,15 @@ from ecgharness.benchmark.suite import Suite
 from ecgharness.benchmark.trials import FinalResult, TrialSpec, error_reason, final_run
 from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.evaluation.metrics import summary_metrics
+from ecgharness.inference.bundle import bundle_metadata
 from ecgharness.leaderboard.store import FailureRecord, FinalRecord, RunWriter
+from ecgharness.training.config import TrainConfig
 from ecgharness.training.floors import fit_floors
 
 
-def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalResult) -> FinalRecord:
-    """The stored form of a final retrain of ``pair`` on ``ds``."""
+def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalResult,
+                 training: TrainConfig) -> FinalRecord:
+    """The stored form of a final retrain of ``pair`` on ``ds`` (with the weights it was tested with)."""
     outcome = result.outcome
     return FinalRecord(
         dataset=pair.dataset, model=pair.model, seed=result.seed, config=config, task=ds.task,
@@ -26,7 +29,8 @@ def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalRes
         scores=outcome.test_scores, labels=outcome.test_labels, thresholds=outcome.thresholds,
         params=outcome.params, train_time_s=outcome.train_time_s, throughput=outcome.throughput,
         epochs=len(outcome.history), best_epoch=outcome.best_epoch, device=result.device,
-        val_score=outcome.val_metrics.get(ds.headline, float("nan")),
+        val_score=outcome.val_metrics.get(ds.headline, float("nan")), weights=outcome.weights,
+        bundle=bundle_metadata(ds, pair.model, config, training, result.seed, outcome.thresholds),
     )
 
 
@@ -103,7 +107,7 @@ def evaluate_finalists(suite: Suite, datasets: dict[str, PreparedDataset], best:
             writer.add_failure(FailureRecord(pair.dataset, pair.model, f"final seed {seed}", reason))
             observers.final_finished(FinalDone(pair, seed, config, reason=reason))
             continue
-        record = final_record(pair, config, datasets[pair.dataset], result)
+        record = final_record(pair, config, datasets[pair.dataset], result, suite.training)
         writer.add_final(record)
         writer.save()
         observers.final_finished(FinalDone(pair, seed, config, record, result.outcome.history,

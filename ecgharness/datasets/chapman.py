@@ -23,6 +23,7 @@ from typing import Literal, Mapping
 import numpy as np
 
 from ecgharness.datasets.base import DatasetSpec, Prepared, Split, count_files, register_dataset
+from ecgharness.datasets.fitted import apply_lead_stats, apply_meta_stats, fit_lead_stats, fit_meta_stats
 from ecgharness.datasets.download import DownloadOptions, RemoteFile, Source, register_source
 from ecgharness.errors import ConfigError, DataNotFoundError
 
@@ -37,6 +38,7 @@ RHYTHMS = ("AF", "AFIB", "AT", "AVNRT", "AVRT", "SA", "SAAWR", "SB", "SR", "ST",
 META_COLUMNS = ("PatientAge", "Gender", "VentricularRate", "AtrialRate", "QRSDuration", "QTInterval",
                 "QTCorrected", "RAxis", "TAxis", "QRSCount", "QOnset", "QOffset", "TOffset")
 SAMPLES, LEADS, FS = 5000, 12, 500
+LEAD_NAMES = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")  # CSV column order
 
 
 @dataclass(frozen=True)
@@ -204,19 +206,16 @@ def prepare(config: ChapmanConfig, root: Path) -> Prepared:
     parts = _split(y, config)
     train = parts["train"]
     # metadata: impute with training medians, then standardise with training statistics
-    medians = np.nanmedian(meta[train], axis=0)
-    medians = np.where(np.isfinite(medians), medians, 0.0)
-    meta = np.where(np.isfinite(meta), meta, medians)
-    m_mean, m_std = meta[train].mean(axis=0), meta[train].std(axis=0)
-    meta = ((meta - m_mean) / np.where(m_std > 0, m_std, 1.0)).astype(np.float32)
+    fitted = fit_meta_stats(meta[train], impute=True)
+    meta = apply_meta_stats(meta, fitted)
     if config.standardise:
-        mean = x[train].mean(axis=(0, 2), keepdims=True)
-        std = x[train].std(axis=(0, 2), keepdims=True)
-        x = (x - mean) / np.maximum(std, 1e-6)
+        fitted.update(fit_lead_stats(x[train]))
+        x = apply_lead_stats(x, fitted)
     splits = {name: Split(x[i], y[i], meta[i]) for name, i in parts.items()}
     notes = {"protocol": "stratified random 70/15/15 by record (seeded)", "labels": config.labels,
              "files": {name: [kept[j][0][0].stem for j in i] for name, i in parts.items()}
-             if len(kept) <= 50 else None}
+             if len(kept) <= 50 else None,
+             "sampling_rate": config.sampling_rate, "leads": list(LEAD_NAMES), "fitted": fitted}
     return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(table),
                     meta_names=META_COLUMNS, class_names=classes)
 
@@ -295,7 +294,8 @@ register_dataset(DatasetSpec(
     source_files=source_files,
     class_names=GROUPS,
     headline="macro_f1",
-    version=2,  # 2: held-out counts rounded so a few records still give val and test one each
+    version=3,  # 2: held-out counts rounded so a few records still give val and test one each;
+    # 3: notes record the leads, the sampling rate and the fitted statistics
     description="Chapman-Shaoxing 12-lead rhythms (4 groups or 11 rhythms) with patient metadata",
     status=source_status,
 ))

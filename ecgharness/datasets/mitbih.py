@@ -23,6 +23,7 @@ from typing import Literal, Mapping
 import numpy as np
 
 from ecgharness.datasets.base import DatasetSpec, Prepared, Split, register_dataset
+from ecgharness.datasets.fitted import apply_meta_stats, fit_meta_stats
 from ecgharness.datasets.download import DownloadOptions, RemoteFile, Source, listed, register_source
 from ecgharness.errors import ConfigError, DataNotFoundError
 
@@ -224,11 +225,20 @@ def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray
     signal = signal[:, [record.sig_name.index(lead) for lead in config.leads]]
     if not np.isfinite(signal).all():
         raise ValueError("signal holds NaN or infinite values")
-    if config.bandpass:
-        signal = bandpass(signal, header.fs)
-
     samples, labels = _aami_beats(ann)
-    pre, post = (round((s + config.context_s) * header.fs) for s in (config.pre_s, config.post_s))
+    beats, meta = segment_beats(signal, header.fs, samples, config)
+    return beats, labels, meta
+
+
+def segment_beats(signal: np.ndarray, fs: float, samples: np.ndarray,
+                  config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """Beat windows (n, leads, samples) float32 around the beats at ``samples`` of one record
+    ``signal`` (samples, leads), filtered and normalised as ``config`` says, and, with
+    ``config.rr_features``, their raw RR features (n, 9)."""
+    if config.bandpass:
+        signal = bandpass(signal, fs)
+    samples = np.asarray(samples, dtype=np.int64)
+    pre, post = (round((s + config.context_s) * fs) for s in (config.pre_s, config.post_s))
     padded = np.pad(signal, ((pre, post), (0, 0)), mode="edge").astype(np.float32)
     idx = samples[:, None] + np.arange(pre + post)[None, :]  # sample s sits at s + pre in padded
     beats = padded[idx].transpose(0, 2, 1)  # (n, leads, samples)
@@ -236,8 +246,8 @@ def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray
         mean = beats.mean(axis=-1, keepdims=True)
         std = beats.std(axis=-1, keepdims=True)
         beats = (beats - mean) / np.maximum(std, 1e-6)
-    meta = rr_features(samples, header.fs, config.rr_local_beats) if config.rr_features else None
-    return np.ascontiguousarray(beats, dtype=np.float32), labels, meta
+    meta = rr_features(samples, fs, config.rr_local_beats) if config.rr_features else None
+    return np.ascontiguousarray(beats, dtype=np.float32), meta
 
 
 def prepare(config: MITBIHConfig, root: Path) -> Prepared:
@@ -285,8 +295,10 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
         notes["protocol"] += "; F beats classified as V are not errors (EC57)"
     if set(config.scored_classes) != set(AAMI_CLASSES):
         notes["protocol"] += f"; macro averages over {', '.join(config.scored_classes)}"
+    notes["leads"] = list(config.leads)
     if config.rr_features:
-        splits = _standardise_meta(splits)
+        notes["fitted"] = fit_meta_stats(splits["train"].meta)
+        splits = {name: Split(sp.x, sp.y, apply_meta_stats(sp.meta, notes["fitted"])) for name, sp in splits.items()}
     return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(records),
                     meta_names=RR_FEATURES if config.rr_features else ())
 
@@ -296,15 +308,6 @@ def _stack(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> Spl
         return Split(np.zeros((0, 1, 1), np.float32), np.zeros(0, np.int64))
     meta = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
     return Split(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), meta)
-
-
-def _standardise_meta(splits: dict[str, Split]) -> dict[str, Split]:
-    """Metadata z-scored with the training split's mean and standard deviation."""
-    train = splits["train"].meta
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return {name: Split(sp.x, sp.y, None if sp.meta is None else ((sp.meta - mean) / std).astype(np.float32))
-            for name, sp in splits.items()}
 
 
 def sample_root(config: MITBIHConfig | None = None) -> Path:
@@ -345,6 +348,7 @@ register_dataset(DatasetSpec(
     source_files=source_files,
     class_names=AAMI_CLASSES,
     headline="macro_f1",
+    version=2,  # 2: notes record the leads and the fitted RR-feature statistics
     description="MIT-BIH Arrhythmia beats, AAMI N/S/V/F/Q; inter-patient DS1/DS2 (default) or intra-patient",
     status=source_status,
 ))
@@ -359,6 +363,7 @@ register_dataset(DatasetSpec(
     source_files=source_files,
     class_names=AAMI_CLASSES,
     headline="macro_f1",
+    version=2,
     description="embedded MIT-BIH sample (9 records x 5 min, inter-patient); works offline",
     default_root=sample_root,
 ))

@@ -106,7 +106,8 @@ def prepare(config: KaggleConfig, root: Path) -> Prepared:
         },
         quarantined=q_train + q_test,
         candidates=len(y_train) + len(y_test) + len(q_train) + len(q_test),
-        notes={"protocol": "intra-patient (Kaggle train/test files share patients)", "fs": 125},
+        notes={"protocol": "intra-patient (Kaggle train/test files share patients)", "fs": 125, "sampling_rate": 125,
+               "leads": ["MLII"]},
     )
 
 
@@ -125,5 +126,6 @@ register_dataset(DatasetSpec(
     source_files=source_files,
     class_names=CLASS_NAMES,
     headline="macro_f1",
+    version=2,  # 2: notes record the sampling rate and the lead
     description="Kaggle heartbeat CSVs (187 samples at 125 Hz, N/S/V/F/Q); intra-patient",
 ))

@@ -26,12 +26,14 @@ from typing import Literal, Mapping
 import numpy as np
 
 from ecgharness.datasets.base import DatasetSpec, Prepared, Split, count_files, register_dataset
+from ecgharness.datasets.fitted import apply_lead_stats, fit_lead_stats
 from ecgharness.datasets.download import DownloadOptions, RemoteFile, Source, listed, register_source
 from ecgharness.errors import ConfigError, DataNotFoundError
 
 log = logging.getLogger(__name__)
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
+LEADS = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")  # order of every record
 FULL_RECORDS = 21_837  # records of PTB-XL 1.0.1 (Wagner et al., Sci Data 2020)
 SUBDIR = "ptbxl"
 PHYSIONET_URL = "https://physionet.org/content/ptb-xl/"
@@ -225,11 +227,11 @@ def prepare(config: PTBXLConfig, root: Path) -> Prepared:
         x = np.stack([sig for _, sig in part]) if part else np.zeros((0, 12, 10 * config.sampling_rate), np.float32)
         y = np.stack([item[3] for item, _ in part]) if part else np.zeros((0, len(classes)), np.float32)
         splits[split] = Split(x, y)
+    fitted = {}
     if config.standardise and len(splits["train"]):
-        mean = splits["train"].x.mean(axis=(0, 2), keepdims=True)
-        std = splits["train"].x.std(axis=(0, 2), keepdims=True)
+        fitted = fit_lead_stats(splits["train"].x)
         for split in splits.values():
-            split.x[:] = (split.x - mean) / np.maximum(std, 1e-6)
+            split.x[:] = apply_lead_stats(split.x, fitted)
     protocol = "strat_fold 1-8 train, 9 validation, 10 test"
     if len(database) < FULL_RECORDS:
         protocol += (f"; a subset of {len(database):,} of the {FULL_RECORDS:,} records: numbers are not "
@@ -239,6 +241,9 @@ def prepare(config: PTBXLConfig, root: Path) -> Prepared:
         "task": config.task,
         "unlabelled": unlabelled,
         "records": {s: len(v) for s, v in splits.items()},
+        "sampling_rate": config.sampling_rate,
+        "leads": list(LEADS),
+        "fitted": fitted,
     }
     return Prepared(splits=splits, quarantined=quarantined, notes=notes, candidates=len(database) - unlabelled,
                     class_names=classes)
@@ -295,5 +300,6 @@ register_dataset(DatasetSpec(
     headline="macro_auroc",
     description="PTB-XL 12-lead, multi-label (superdiagnostic by default), strat_fold 1-8/9/10",
     task="multilabel",
+    version=2,  # 2: notes record the leads, the sampling rate and the fitted statistics
     status=source_status,
 ))

@@ -5,7 +5,7 @@ it (the runner uses it) and :func:`read_run` reads it back (leaderboard and repo
 
 Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`)::
 
-    format.json           {"format": "ecgharness-run", "version": 1}
+    format.json           {"format": "ecgharness-run", "version": 2}
     suite.yaml            resolved suite (after command-line overrides)
     provenance.json       git hash, package versions, hardware, command line, datasets
     trials.csv            one row per search trial: config, status, epochs, best validation score
@@ -13,6 +13,8 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
     final_runs.csv        one row per (dataset, model, seed) final run: params, time, throughput
     final_metrics.csv     long format: suite, dataset, model, seed, split, metric, value
     predictions/          <dataset>__<model>__seed<k>.npz: test scores and labels
+    weights/              <dataset>__<model>__seed<k>.safetensors + .json: the tested weights of each
+                          final run and everything needed to use them again (version 2)
     failures.csv          (dataset, model) pairs that produced no final result, and why
     logs/                 Ray's and Tune's own logs
 """
@@ -31,7 +33,9 @@ import yaml
 
 TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures")
 FORMAT_NAME = "ecgharness-run"
-FORMAT_VERSION = 1  # folders without format.json were written in this same layout
+FORMAT_VERSION = 2  # 2: weights/ (version 1 folders, or without format.json, have no weights)
+WEIGHTS_DIR = "weights"
+BUNDLE_FORMAT = "ecgharness-bundle"
 _COLUMNS = {
     "failures": ["dataset", "model", "stage", "reason"],
     "final_metrics": ["suite", "dataset", "model", "seed", "split", "metric", "value"],
@@ -86,6 +90,8 @@ class FinalRecord:
     device: str
     val_score: float = math.nan
     kind: str = "model"  # or "floor": a non-deep baseline fitted by the harness
+    weights: dict[str, np.ndarray] | None = None  # the tested state dict (models only)
+    bundle: dict[str, Any] | None = None  # what loading the weights needs (JSON-ready)
 
     def run_row(self) -> dict[str, Any]:
         """The row of ``final_runs.csv``."""
@@ -97,6 +103,8 @@ class FinalRecord:
             "thresholds": "" if self.thresholds is None else json.dumps(
                 dict(zip(self.class_names, np.round(self.thresholds, 6).tolist()))),
             "config": _config_json(self.config), "kind": self.kind,
+            "weights": "" if self.weights is None else
+            str(Path(WEIGHTS_DIR) / weights_name(self.dataset, self.model, self.seed)),
         }
 
 
@@ -151,10 +159,22 @@ class RunWriter:
         extra = {} if final.thresholds is None else {"thresholds": np.array(final.thresholds)}
         np.savez_compressed(folder / prediction_name(final.dataset, final.model, final.seed), scores=final.scores,
                             labels=final.labels, class_names=np.array(final.class_names), **extra)
+        if final.weights is not None:
+            self._write_weights(final)
         self.final_runs.append(final.run_row())
         self.final_metrics += [{"suite": self.suite, "dataset": final.dataset, "model": final.model,
                                 "seed": final.seed, "split": "test", "metric": metric, "value": value}
                                for metric, value in final.metrics.items()]
+
+    def _write_weights(self, final: FinalRecord) -> None:
+        """The weights as safetensors (no pickled code) and their metadata as JSON beside them."""
+        from safetensors.numpy import save_file
+
+        path = self.run_dir / WEIGHTS_DIR / weights_name(final.dataset, final.model, final.seed)
+        path.parent.mkdir(exist_ok=True)
+        save_file({k: np.ascontiguousarray(v) for k, v in final.weights.items()}, str(path),
+                  metadata={"format": BUNDLE_FORMAT})
+        write_json(path.with_suffix(".json"), final.bundle or {})
 
     def save(self) -> None:
         for name, rows in (("trials", self.trials), ("trial_history", self.history),
@@ -206,9 +226,31 @@ class RunResults:
         raise FileNotFoundError(f"no stored test predictions {name} in {self.label}; "
                                 "runs written before predictions were stored cannot be reported")
 
+    def weights(self, dataset: str, model: str, seed: int) -> Path:
+        """The kept weights of a final run (raises FileNotFoundError, saying why, when there are none)."""
+        for folder in self.sources or [self.path]:
+            path = weights_file(folder, dataset, model, seed)
+            if path.exists():
+                return path
+        kept = sorted(p.name for folder in self.sources or [self.path] for p in (folder / WEIGHTS_DIR).glob("*.safetensors"))
+        raise FileNotFoundError(
+            f"no kept weights for {dataset}/{model} seed {seed} in {self.label}"
+            + (f"; kept: {', '.join(kept)}" if kept else
+               "; the run keeps none (runs of format version 1 did not save weights: run `bench run` again)"))
+
+
+def weights_file(run_dir: Path, dataset: str, model: str, seed: int) -> Path:
+    """Where a final run of ``run_dir`` keeps its weights (the ``.json`` beside it holds the rest)."""
+    return Path(run_dir) / WEIGHTS_DIR / weights_name(dataset, model, seed)
+
 
 def prediction_name(dataset: str, model: str, seed: int) -> str:
     return f"{dataset}__{model}__seed{seed}.npz"
+
+
+def weights_name(dataset: str, model: str, seed: int) -> str:
+    """File name of a final run's weights inside ``weights/`` (the JSON has the same stem)."""
+    return f"{dataset}__{model}__seed{seed}.safetensors"
 
 
 def write_table(run_dir: Path, name: str, frame: pd.DataFrame) -> Path:

@@ -57,6 +57,7 @@ class TrainOutcome:
     test_scores: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     thresholds: list[float] | None = None
+    weights: dict[str, np.ndarray] | None = None  # the tested weights (state dict as arrays)
 
 
 def seed_everything(seed: int) -> None:
@@ -170,10 +171,7 @@ class _Run:
         meta = None if data.meta is None else data.meta.repeat_interleave(w, dim=0)
         flat = _OnDevice(windows.reshape(n * w, *windows.shape[2:]), data.y, meta)
         logits = predict_logits(self.model, flat, batch, self.inputs, self.autocast).reshape(n, w, -1)
-        probs = torch.sigmoid(logits) if self.dataset.multilabel else torch.softmax(logits, dim=-1)
-        scores = probs.amax(dim=1) if self.loop.tta_aggregate == "max" else probs.mean(dim=1)
-        if not self.dataset.multilabel:
-            scores = scores / scores.sum(dim=1, keepdim=True)
+        scores = techniques.aggregate_windows(logits, self.dataset.multilabel, self.loop.tta_aggregate)
         return logits.mean(dim=1), scores.cpu().numpy()
 
     def val_scores(self) -> tuple[torch.Tensor, np.ndarray]:
@@ -215,15 +213,19 @@ def _artefacts(dataset: PreparedDataset, loop: TrainConfig) -> tuple[str, ...]:
     return kinds
 
 
+def model_kwargs(dataset: PreparedDataset, model_name: str, settings: TrialSettings) -> dict[str, Any]:
+    """Every keyword argument of ``create_model(model_name, ...)`` for ``dataset``."""
+    kwargs = {"num_classes": dataset.num_classes, "in_channels": dataset.in_channels, **settings.model}
+    if model_info(model_name).input_kind == InputKind.SIGNAL_META:
+        check_compatible(model_name, dataset)
+        kwargs["meta_features"] = len(dataset.meta_names)
+    return kwargs
+
+
 def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, seed: int,
            device: torch.device) -> _Run:
     """Model, data on the device, loss, optimiser and schedule, in a seeded order."""
-    model_hp = dict(settings.model)
-    if model_info(model_name).input_kind == InputKind.SIGNAL_META:
-        check_compatible(model_name, dataset)
-        model_hp["meta_features"] = len(dataset.meta_names)
-    model = create_model(model_name, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
-                         **model_hp).to(device)
+    model = create_model(model_name, **model_kwargs(dataset, model_name, settings)).to(device)
     inputs = input_fn(model, device)
     loop, multilabel = settings.loop, dataset.multilabel
     use_bf16 = loop.precision == "bf16" and device.type == "cuda"
@@ -333,7 +335,7 @@ def train_model(
         device: Where to train (default CPU).
         report: Called once per epoch with the epoch's metrics (Ray Tune's ``report``).
         evaluate_test: After training, restore the best-validation weights and score the
-            test split once.
+            test split once; the outcome then keeps those weights (``weights``).
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
@@ -374,4 +376,5 @@ def train_model(
         if best_state is not None and run.loop.select == "best":
             run.model.load_state_dict(best_state)
         _score_test(run, outcome)
+        outcome.weights = {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in run.model.state_dict().items()}
     return outcome

@@ -107,6 +107,15 @@ def sliding_windows(x: torch.Tensor, length: int, stride: int) -> torch.Tensor:
     return torch.stack([x[..., s:s + length] for s in starts], dim=1)
 
 
+def aggregate_windows(logits: torch.Tensor, multilabel: bool, how: str) -> torch.Tensor:
+    """One probability vector per example from its windows' logits (examples, windows, classes):
+    the ``max`` or ``mean`` of the windows' sigmoid (multi-label) or softmax probabilities,
+    renormalised to sum to 1 for single-label tasks."""
+    probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=-1)
+    scores = probs.amax(dim=1) if how == "max" else probs.mean(dim=1)
+    return scores if multilabel else scores / scores.sum(dim=1, keepdim=True)
+
+
 def make_scheduler(kind: str, optimizer: torch.optim.Optimizer, max_epochs: int, steps_per_epoch: int = 1):
     """``plateau`` (halve the rate after 2 epochs without validation gain), ``cosine``,
     ``onecycle`` (one-cycle policy over all training steps, peaking at the optimiser's
