@@ -3,8 +3,6 @@ accuracy as the SNR falls, the same noise reaches every model, and the report pr
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -93,5 +91,55 @@ def test_powerline_is_skipped_with_its_reason_where_it_cannot_exist(sample, trai
     assert list(result.scores.index) == ["muscle"] and "Nyquist" in result.skipped["powerline"]
 
 
-needs_bundle = pytest.mark.skipif(importlib.util.find_spec("ecgharness.inference") is None,
-                                  reason="kept weights (ecgharness.inference.bundle) are not in this checkout")
+def _kept_run(folder, ds, model: str, config: dict, training, seeds=(0,)):
+    """A run folder holding ``model``'s final runs on ``ds``, stored as the driver stores them."""
+    from ecgharness.benchmark.final import final_record
+    from ecgharness.benchmark.observers import Pair
+    from ecgharness.benchmark.trials import FinalResult
+    from ecgharness.leaderboard.store import RunWriter
+    from ecgharness.training.loop import train_model
+
+    writer = RunWriter(folder, "t")
+    writer.create({"name": "t"}, {"datasets": {ds.name: {"config": ds.config, "notes": ds.notes}}})
+    for seed in seeds:
+        outcome = train_model(ds, model, config, training, seed=seed, evaluate_test=True)
+        writer.add_final(final_record(Pair(ds.name, model), config, ds, FinalResult(seed, outcome, "cpu", 0),
+                                      training))
+    writer.save()
+    return folder
+
+
+@pytest.mark.slow
+def test_the_report_prints_the_robustness_table_of_a_kept_model(tmp_path) -> None:
+    import re
+
+    from ecgharness.leaderboard.store import read_run
+    from ecgharness.reports.writer import ReportOptions, write_report
+    from ecgharness.training.config import TrainConfig
+
+    ds = load_dataset("mitbih_sample", {"split": "intrapatient", "minutes": 3})  # a model that learns in seconds
+    config = {"lr": 3e-3, "batch_size": 64, "conv_width": 16, "lstm_hidden": 16, "fc_hidden": 16}
+    run = read_run(_kept_run(tmp_path / "run", ds, "cnn_lstm", config, TrainConfig(max_epochs=3, patience=3)))
+    stored = run.final_metrics.query("metric == 'macro_f1'")["value"].iloc[0]
+    write_report(run, tmp_path / "out", n_resamples=100, options=ReportOptions(robustness=True))
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "### Noise robustness" in text
+    rows = re.findall(r"\| cnn_lstm \| ([a-z ]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| "
+                      r"([\d.]+) \|", text)
+    assert [r[0] for r in rows] == ["baseline wander", "muscle", "electrode motion", "powerline"], text
+    for _, clean, *by_snr in rows:
+        assert float(clean) == pytest.approx(stored, abs=5e-5)  # the kept weights reproduce the stored score
+        assert float(by_snr[-1]) < float(clean)  # 0 dB is below the clean score
+    long = __import__("pandas").read_csv(tmp_path / "out" / "robustness.csv")
+    assert len(long) == 1 + 4 * 5 and (tmp_path / "out" / "plots" / "mitbih_sample_robustness.png").exists()
+
+
+def test_a_run_without_kept_weights_is_named_in_the_robustness_section(tmp_path) -> None:
+    from ecgharness.leaderboard.store import read_run
+    from ecgharness.reports.writer import ReportOptions, write_report
+    from test_report_errors import _sample_run
+
+    folder, *_ = _sample_run(tmp_path / "run", seeds=(0,))
+    write_report(read_run(folder), tmp_path / "out", n_resamples=100, options=ReportOptions(robustness=True))
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "Not measured. Left out: no kept weights of mitbih_sample/logreg seed 0" in text
