@@ -63,3 +63,21 @@ def test_a_dataset_without_wfdb_records_still_gets_its_page(tmp_path) -> None:
     assert {"balance", "waveforms", "pca"} <= set(result.plots)
     assert "rr" not in result.plots
     assert (tmp_path / "index.html").exists()
+
+
+def test_chapman_metadata_comes_from_every_diagnostics_row_in_its_units(tmp_path) -> None:
+    import pandas as pd
+
+    from test_ptbxl_chapman import write_chapman_folder
+
+    folder = write_chapman_folder(tmp_path)
+    ds = load_dataset("chapman", root=tmp_path)
+    result = page.explore(ds, tmp_path / "out", root=tmp_path)
+    assert "metadata" in result.plots and result.plots["metadata"].stat().st_size > 5000
+    values, classes, names, class_names = page._metadata(ds, tmp_path)
+    table = pd.read_csv(folder / "Diagnostics.csv")
+    group = {"SB": "SB", "AFIB": "AFIB", "AF": "AFIB", "ST": "GSVT", "SR": "SR"}  # the fixture's rhythms
+    expected = table["Rhythm"].map(group).map({c: k for k, c in enumerate(class_names)}).to_numpy()
+    np.testing.assert_array_equal(classes, expected)
+    np.testing.assert_array_equal(values[:, names.index("Gender")], (table["Gender"] == "MALE").astype(float))
+    np.testing.assert_array_equal(values[:, names.index("PatientAge")], table["PatientAge"].astype(float))

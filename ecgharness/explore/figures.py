@@ -155,30 +155,28 @@ def filter_effect(raw: np.ndarray, filtered: np.ndarray, fs: float, band: tuple[
     return _save(fig, path)
 
 
-def metadata_distributions(ds: PreparedDataset, path: Path, split: str = "train") -> Path | None:
-    """Histograms of each metadata feature per class (values as prepared: standardised on train)."""
-    sp = ds.splits[split]
-    if sp.meta is None or not ds.meta_names:
-        return None
+def metadata_distributions(meta: np.ndarray, classes: np.ndarray, features: list[str], class_names: tuple[str, ...],
+                           title: str, path: Path) -> Path:
+    """Histograms of each metadata feature (columns of ``meta``) per class (``classes``: index per row)."""
     plt = _pyplot()
-    names = list(ds.meta_names)
-    cols = min(4, len(names))
-    rows = -(-len(names) // cols)
+    cols = min(4, len(features))
+    rows = -(-len(features) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), squeeze=False)
-    colour_of = primary_class(np.asarray(sp.y))
-    meta = np.asarray(sp.meta, dtype=float)
-    for ax in axes.ravel()[len(names):]:
+    meta = np.asarray(meta, dtype=float)
+    for ax in axes.ravel()[len(features):]:
         ax.axis("off")
-    for j, (ax, feature) in enumerate(zip(axes.ravel(), names)):
+    for j, (ax, feature) in enumerate(zip(axes.ravel(), features)):
         values = meta[:, j]
-        lo, hi = np.nanpercentile(values, [1, 99]) if np.isfinite(values).any() else (0.0, 1.0)
+        finite = np.isfinite(values)
+        lo, hi = np.percentile(values[finite], [1, 99]) if finite.any() else (0.0, 1.0)
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 31)
-        for k, name in enumerate(ds.class_names):
-            mine = values[(colour_of == k) & np.isfinite(values)]
-            if len(mine):
-                ax.hist(mine, bins=bins, density=True, histtype="step", lw=1.2, color=_colour(plt, k), label=name)
+        for k, name in enumerate(class_names):
+            mine = values[(classes == k) & finite]
+            if len(mine) > 1:
+                ax.hist(mine, bins=bins, density=True, histtype="step", lw=1.2, color=_colour(plt, k),
+                        label=f"{name} ({len(mine):,})")
         ax.set_title(feature, fontsize=8)
         ax.tick_params(labelsize=6)
     axes[0][0].legend(fontsize=6)
-    fig.suptitle(f"{ds.name} ({split}): metadata per class (standardised with training statistics)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     return _save(fig, path)

@@ -32,7 +32,8 @@ CAPTIONS = {
           "records' reference annotations (training, validation and test records).",
     "filter": "A real record before and after the band-pass filter the dataset's `bandpass` option applies "
               "(zero-phase Butterworth), and the power spectra of both.",
-    "metadata": "Each metadata feature per class (training split), as the models receive it.",
+    "metadata": "Each metadata feature per class: for Chapman every row of Diagnostics (all records, in the "
+                "table's units), otherwise the training split as the models receive it.",
 }
 
 
@@ -96,6 +97,25 @@ def _filter_record(ds: PreparedDataset, root: Path | None, seconds: float = 10.0
         f"{ds.name}: first test example, first lead (as prepared)"
 
 
+def _metadata(ds: PreparedDataset, root: Path | None) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]:
+    """(values, class per row, feature names, class names) to plot: for Chapman every row of
+    Diagnostics in its own units (the metadata is complete even where waveforms are not), else
+    the training split's prepared metadata (standardised with training statistics)."""
+    if ds.name == "chapman":
+        from ecgharness.datasets import chapman
+
+        table = chapman.read_diagnostics(source_root(get_dataset_spec(ds.name), None, root) / chapman.SUBDIR)
+        rhythm = table["Rhythm"].replace({"SI": "SA"})
+        label = rhythm.map(chapman.GROUP_OF) if ds.class_names == chapman.GROUPS else rhythm
+        classes = label.map({c: k for k, c in enumerate(ds.class_names)}).fillna(-1).to_numpy(dtype=int)
+        values = np.stack([table[c].map(lambda v, c=c: chapman._meta_value(v, c)).to_numpy(dtype=float)
+                           for c in chapman.META_COLUMNS], axis=1)  # Gender: 1 male, 0 female
+        return values, classes, list(chapman.META_COLUMNS), ds.class_names
+    sp = ds.splits["train"]
+    names = [f"{n} (standardised)" for n in ds.meta_names]
+    return np.asarray(sp.meta), figures.primary_class(np.asarray(sp.y)), names, ds.class_names
+
+
 def _section(key: str, make, made: dict[str, Path], notes: list[str]) -> None:
     try:
         path = make()
@@ -132,8 +152,10 @@ def explore(ds: PreparedDataset, out: Path, root: str | Path | None = None) -> E
     else:
         notes.append(f"filter: not drawn (the {mitbih.BANDPASS_HZ[1]:g} Hz band edge needs a sampling rate above "
                      f"{2 * mitbih.BANDPASS_HZ[1]:g} Hz; {ds.name} records {ds.sampling_rate or 'no'} Hz)")
-    if not _is_mitbih(ds):
-        _section("metadata", lambda: figures.metadata_distributions(ds, out / "metadata.png"), made, notes)
+    if not _is_mitbih(ds) and ds.meta_names:
+        _section("metadata", lambda: figures.metadata_distributions(
+            *_metadata(ds, root_path), title=f"{ds.name}: metadata per class", path=out / "metadata.png"),
+            made, notes)
     page = out / "index.html"
     page.write_text(_html(ds, made, notes))
     return ExplorePage(html=page, plots=made, notes=notes)
