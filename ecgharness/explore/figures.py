@@ -40,10 +40,10 @@ def class_balance(ds: PreparedDataset, path: Path) -> Path:
     x = np.arange(ds.num_classes)
     for i, split in enumerate(splits):
         counts = np.array(list(ds.class_counts(split).values()), dtype=float)
-        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width, np.maximum(counts, 0.8), width,
+        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width, np.where(counts > 0, counts, np.nan), width,
                       label=f"{split} ({len(ds.splits[split]):,})")
-        for bar, n in zip(bars, counts):
-            ax.text(bar.get_x() + bar.get_width() / 2, max(n, 0.8), f"{int(n):,}", ha="center", va="bottom",
+        for bar, n in zip(bars, counts):  # an empty class has no bar, only its 0
+            ax.text(bar.get_x() + bar.get_width() / 2, max(n, 1.0), f"{int(n):,}", ha="center", va="bottom",
                     fontsize=6.5, rotation=90)
     ax.set_xticks(x, ds.class_names)
     ax.set_yscale("log")
@@ -134,16 +134,17 @@ def rr_distributions(rr: dict[str, np.ndarray], ratio: dict[str, np.ndarray], ti
 
 
 def filter_effect(raw: np.ndarray, filtered: np.ndarray, fs: float, band: tuple[float, float], title: str,
-                  path: Path) -> Path:
-    """A real signal before and after the band-pass filter, and both power spectra (Welch)."""
+                  path: Path, start_s: float = 0.0) -> Path:
+    """A real signal before and after the band-pass filter, and both power spectra (Welch);
+    ``start_s``: the signal's time in its record."""
     from scipy.signal import welch
 
     plt = _pyplot()
     fig, (ax, spec_ax) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [2, 1]})
-    t = np.arange(len(raw)) / fs
+    t = start_s + np.arange(len(raw)) / fs
     ax.plot(t, raw, lw=0.8, color="#999999", label="as recorded")
     ax.plot(t, filtered, lw=0.8, color="#d62728", label=f"band-passed {band[0]:g}-{band[1]:g} Hz")
-    ax.set(xlabel="s", ylabel="amplitude", title=title)
+    ax.set(xlabel="s in the record", ylabel="amplitude", title=title)
     ax.legend(fontsize=7)
     for signal, colour, label in ((raw, "#999999", "as recorded"), (filtered, "#d62728", "band-passed")):
         f, p = welch(signal, fs=fs, nperseg=min(len(signal), int(4 * fs)))

@@ -76,9 +76,10 @@ def _rr_by_class(ds: PreparedDataset, root: Path | None) -> tuple[dict[str, np.n
 
 
 def _filter_record(ds: PreparedDataset, root: Path | None, seconds: float = 10.0
-                   ) -> tuple[np.ndarray, float, str]:
-    """(signal, fs, description) of a real record to filter: the first test record of MIT-BIH
-    (raw WFDB signal), else the first test example of the prepared split."""
+                   ) -> tuple[np.ndarray, float, str, float]:
+    """(signal, fs, description, seconds to show from) of a real record to filter: the first
+    ``3 * seconds`` of MIT-BIH's first test record (raw WFDB signal; the middle third is shown,
+    away from the filter's edge transients), else the first test example of the prepared split."""
     if _is_mitbih(ds):
         import wfdb
 
@@ -88,13 +89,13 @@ def _filter_record(ds: PreparedDataset, root: Path | None, seconds: float = 10.0
         folder = mitbih.record_dir(source_root(get_dataset_spec(ds.name), cfg, root))
         records = ds.notes.get("records", {})
         record = (records.get("test") or _mitbih_records(ds)) if isinstance(records, dict) else records
-        rec = wfdb.rdrecord(str(folder / str(record[0])), sampto=int(seconds * 360))
+        rec = wfdb.rdrecord(str(folder / str(record[0])), sampto=int(3 * seconds * 360))
         lead = cfg.leads[0]
         return rec.p_signal[:, rec.sig_name.index(lead)], float(rec.fs), \
-            f"MIT-BIH record {record[0]}, lead {lead}, first {seconds:g} s (mV)"
+            f"MIT-BIH record {record[0]}, lead {lead} (mV)", seconds
     x = ds.splits["test"].x
     return np.asarray(x[0, 0], dtype=float), float(ds.sampling_rate), \
-        f"{ds.name}: first test example, first lead (as prepared)"
+        f"{ds.name}: first test example, first lead (as prepared)", 0.0
 
 
 def _metadata(ds: PreparedDataset, root: Path | None) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]:
@@ -145,9 +146,11 @@ def explore(ds: PreparedDataset, out: Path, root: str | Path | None = None) -> E
                                                         out / "rr_intervals.png"), made, notes)
     if ds.sampling_rate and ds.sampling_rate > 2 * mitbih.BANDPASS_HZ[1]:
         def filtered() -> Path:
-            signal, fs, what = _filter_record(ds, root_path)
-            return figures.filter_effect(signal, mitbih.bandpass(signal, fs), fs, mitbih.BANDPASS_HZ, what,
-                                         out / "bandpass_filter.png")
+            signal, fs, what, start = _filter_record(ds, root_path)
+            filtered = mitbih.bandpass(signal, fs)
+            shown = slice(round(start * fs), round(2 * start * fs) if start else None)
+            return figures.filter_effect(signal[shown], filtered[shown], fs, mitbih.BANDPASS_HZ, what,
+                                         out / "bandpass_filter.png", start_s=start)
         _section("filter", filtered, made, notes)
     else:
         notes.append(f"filter: not drawn (the {mitbih.BANDPASS_HZ[1]:g} Hz band edge needs a sampling rate above "
