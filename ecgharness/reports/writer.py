@@ -2,13 +2,15 @@
 
 Layout of the folder::
 
-    report.md, report.html     per dataset: the paper-style table, AAMI table (MIT-BIH), plots
+    report.md, report.html     per dataset: the paper-style table, AAMI table (MIT-BIH), error analysis,
+                               noise robustness (--robustness), plots
     tables.tex                 the same tables for LaTeX (booktabs)
     macro_comparison.csv       every dataset x model: headline mean/std/CI, p vs leader, macro metrics
     per_class_f1.csv, per_class_sensitivity.csv, per_class_auroc.csv
     best_model_detail.csv      the leader of each dataset: all metrics and confusion counts per class
     bootstrap/<dataset>.npy    the resample indices every model of the dataset was scored on
-    plots/*.png
+    robustness.csv             with --robustness: headline metric per model, noise kind and SNR
+    plots/*.png                (with the leader's error analysis: confidence, reliability, gallery)
 """
 
 from __future__ import annotations
