@@ -58,7 +58,8 @@ PLOT_CAPTIONS = {
                   "the dashed level is the clean score.",
 }
 
-WIDE_PLOTS = ("comparison", "training", "search", "gallery", "confidence", "robustness")  # a row of their own in the HTML grid
+# a row of their own in the HTML grid
+WIDE_PLOTS = ("comparison", "training", "search", "gallery", "confidence", "robustness")
 
 
 @dataclass
@@ -171,7 +172,8 @@ def _markdown(run: RunResults, reports: dict[str, DatasetReport], sections: Sect
         lines += [f"## {_title(report)}", "",
                   f"Task: {report.task}; headline metric: {report.headline}; classes: {', '.join(report.class_names)}.", ""]
         for heading, table, caption in sections[name]:
-            lines += [f"### {heading}", ""] + ([render.markdown(table), ""] if table is not None else []) + [caption, ""]
+            table_lines = [render.markdown(table), ""] if table is not None else []
+            lines += [f"### {heading}", "", *table_lines, caption, ""]
         lines += ["### Figures", ""]
         for key, path in made[name].items():
             caption = PLOT_CAPTIONS[key].format(headline=report.headline)
