@@ -118,13 +118,13 @@ def test_the_report_prints_the_robustness_table_of_a_kept_model(tmp_path) -> Non
     from ecgharness.training.config import TrainConfig
 
     ds = load_dataset("mitbih_sample", {"split": "intrapatient", "minutes": 3})  # a model that learns in seconds
-    config = {"lr": 3e-3, "batch_size": 64, "conv_width": 16, "lstm_hidden": 16, "fc_hidden": 16}
-    run = read_run(_kept_run(tmp_path / "run", ds, "cnn_lstm", config, TrainConfig(max_epochs=3, patience=3)))
+    config = {"lr": 5e-3, "batch_size": 128, "base_channels": 8, "stages": 2, "blocks_per_stage": 1, "kernel_size": 5}
+    run = read_run(_kept_run(tmp_path / "run", ds, "resnet_se", config, TrainConfig(max_epochs=3, patience=3)))
     stored = run.final_metrics.query("metric == 'macro_f1'")["value"].iloc[0]
     write_report(run, tmp_path / "out", n_resamples=100, options=ReportOptions(robustness=True))
     text = (tmp_path / "out" / "report.md").read_text()
     assert "### Noise robustness" in text
-    rows = re.findall(r"\| cnn_lstm \| ([a-z ]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| "
+    rows = re.findall(r"\| resnet_se \| ([a-z ]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| "
                       r"([\d.]+) \|", text)
     assert [r[0] for r in rows] == ["baseline wander", "muscle", "electrode motion", "powerline"], text
     for _, clean, *by_snr in rows:
