@@ -108,7 +108,7 @@ def pca_scatter(ds: PreparedDataset, path: Path, split: str = "train") -> Path:
                    label=f"{name} ({mine.sum():,})")
     ratio = pca.explained_variance_ratio_
     ax.set(xlabel=f"PC 1 ({ratio[0]:.1%} of variance)", ylabel=f"PC 2 ({ratio[1]:.1%})",
-           title=f"{ds.name} ({split}, {len(idx):,} examples): PCA of the signals")
+           title=f"{ds.name}: PCA of the signals\n({split}, {len(idx):,} examples)")
     ax.legend(fontsize=7, markerscale=2)
     return _save(fig, path)
 
