@@ -29,3 +29,11 @@ def sample_dir() -> Path:
     from ecgharness.datasets.mitbih import sample_root
 
     return sample_root()
+
+
+@pytest.fixture(scope="session")
+def kept_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run folder whose final runs kept their weights (see tests/kept_run.py), made once."""
+    from kept_run import write_kept_run
+
+    return write_kept_run(tmp_path_factory.mktemp("results") / "kept" / "k1")

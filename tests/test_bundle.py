@@ -21,7 +21,7 @@ from ecgharness.leaderboard.store import RunWriter, read_run
 from ecgharness.training.config import TrainConfig
 from ecgharness.training.loop import train_model
 
-SAMPLE_CONFIG = {"records": [118, 208, 223, 213, 233], "minutes": 2}
+from kept_run import MODELS, SAMPLE_CONFIG
 
 
 def keep(run_dir, ds: PreparedDataset, model: str, config: dict, training: TrainConfig, seed: int = 0):
@@ -40,20 +40,20 @@ def sample() -> PreparedDataset:
     return load_dataset("mitbih_sample", SAMPLE_CONFIG)
 
 
-def test_a_kept_beat_model_scores_the_test_split_as_the_loop_did(sample, sample_dir, tmp_path) -> None:
+def test_a_kept_beat_model_scores_the_test_split_as_the_loop_did(kept_run, sample, sample_dir) -> None:
     import wfdb
 
-    config = {"lr": 3e-3, "batch_size": 64, "base_channels": 8, "stages": 2,
-              "gru_hidden": 8, "meta_hidden": 8}
-    outcome, path = keep(tmp_path / "run", sample, "resnet_se_bigru_meta", config, TrainConfig(max_epochs=1))
+    path = weights_path(kept_run, "mitbih_sample", "resnet_se_bigru_meta", 0)
     assert path.exists() and path.with_suffix(".json").exists()
-    assert read_run(tmp_path / "run").weights("mitbih_sample", "resnet_se_bigru_meta", 0) == path
+    assert read_run(kept_run).weights("mitbih_sample", "resnet_se_bigru_meta", 0) == path
     bundle = load_bundle(path)
     test = sample.splits["test"]
-    probs = bundle.predict_proba(test.x, test.meta)
-    np.testing.assert_allclose(probs, outcome.test_scores, atol=1e-5)
+    stored = read_run(kept_run).predictions("mitbih_sample", "resnet_se_bigru_meta", 0)["scores"]  # the loop's
+    np.testing.assert_allclose(bundle.predict_proba(test.x, test.meta), stored, atol=1e-5)
     assert bundle.class_names == ("N", "S", "V", "F", "Q") and bundle.thresholds is None
     assert not bundle.model.training and next(bundle.model.parameters()).device.type == "cpu"
+    with pytest.raises(ValueError, match="takes metadata"):
+        bundle.predict_proba(test.x)
 
     # the JSON holds the preprocessing, with the RR statistics fitted on the training records:
     # undoing them gives back the first training beat's RR interval in seconds, read with wfdb
@@ -66,7 +66,7 @@ def test_a_kept_beat_model_scores_the_test_split_as_the_loop_did(sample, sample_
     ann = wfdb.rdann(str(sample_dir / "118"), "atr", sampto=2 * 60 * 360)
     beats = [s for s, sym in zip(ann.sample, ann.symbol) if sym in "NLRejAaJSVEF/fQ"]
     assert raw_rr_post == pytest.approx((beats[1] - beats[0]) / 360, rel=1e-5)
-    assert meta["model_kwargs"]["meta_features"] == 9 and meta["config"] == config
+    assert meta["model_kwargs"]["meta_features"] == 9 and meta["config"] == MODELS["resnet_se_bigru_meta"]
 
 
 def test_a_multilabel_bundle_keeps_thresholds_and_test_time_windows(tmp_path) -> None:

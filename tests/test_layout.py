@@ -41,7 +41,9 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
                                "ecgharness.leaderboard", "ecgharness.reports", "ecgharness.datasets")),
     ("ecgharness.leaderboard", ("ray", "torch", "ecgharness.benchmark", "ecgharness.reports", "ecgharness.tracking")),
     ("ecgharness.datasets", ("ray", "ecgharness.benchmark", "ecgharness.training", "ecgharness.cli")),
-    ("ecgharness.inference", ("ray", "ecgharness.benchmark", "ecgharness.tracking", "ecgharness.cli")),
+    ("ecgharness.inference", ("ray", "streamlit", "ecgharness.benchmark", "ecgharness.tracking", "ecgharness.cli",
+                              "ecgharness.app")),
+    ("ecgharness.app", ("ray", "ecgharness.benchmark", "ecgharness.tracking", "ecgharness.cli")),
 ])
 def test_layering(package: str, forbidden: tuple[str, ...]) -> None:
     assert _offenders(package, forbidden) == []

@@ -7,9 +7,10 @@ import logging
 import os
 import sys
 
-from ecgharness.cli import data, leaderboard, listing, report, run
+from ecgharness.cli import app, data, export, leaderboard, listing, predict, report, run
 
-COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data}
+COMMANDS = {"run": run, "leaderboard": leaderboard, "report": report, "list": listing, "data": data, "export": export,
+            "predict": predict, "app": app}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  bench leaderboard               # rankings of the latest run\n"
                "  bench report                    # tables, plots and statistics of the latest run\n"
                "  bench data info                 # datasets present, prepared, quarantined\n"
+               "  bench export --model cnn_lstm   # ONNX + model card of a kept model of the latest run\n"
                "  bench list models",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

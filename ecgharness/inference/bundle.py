@@ -24,9 +24,9 @@ from ecgharness.errors import ConfigError
 from ecgharness.leaderboard.store import BUNDLE_FORMAT, weights_file
 from ecgharness.training import techniques
 from ecgharness.training.config import TrainConfig, split_hyperparameters
-from ecgharness.training.inputs import input_fn
+from ecgharness.training.inputs import InputFn, input_fn
 from ecgharness.training.loop import model_kwargs
-from ecgmodels import create_model
+from ecgmodels import InputKind, create_model
 
 BUNDLE_VERSION = 1
 
@@ -78,24 +78,48 @@ class ModelBundle:
         leads = self.preprocessing.get("in_channels")
         if leads is not None and x.shape[1] != leads:
             raise ValueError(f"examples have {x.shape[1]} lead(s); {self.model_name} was trained on {leads}")
-        inputs = input_fn(self.model, torch.device("cpu"))
-        window = self.test_time.get("window", 0)
+        if self.takes_meta and meta is None:
+            raise ValueError(f"{self.model_name} takes metadata ({', '.join(self.preprocessing['meta_names'])}) "
+                             "beside the signal; pass meta")
+        net = ProbabilityModel(self)
         out = []
         for i in range(0, len(x), batch_size):
             xb = torch.tensor(x[i : i + batch_size])
-            mb = None if meta is None else torch.as_tensor(np.asarray(meta[i : i + batch_size]), dtype=torch.float32)
-            if window:
-                windows = techniques.sliding_windows(xb, window, self.test_time["stride"])
-                n, w = windows.shape[:2]
-                mw = None if mb is None else mb.repeat_interleave(w, dim=0)
-                logits = self.model(*inputs(windows.reshape(n * w, *windows.shape[2:]), mw)).reshape(n, w, -1)
-                out.append(techniques.aggregate_windows(logits, self.multilabel, self.test_time["aggregate"]))
-            else:
-                logits = self.model(*inputs(xb, mb)).float()
-                out.append(torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=1))
+            args = (xb,) if not self.takes_meta else (xb, torch.tensor(np.asarray(meta[i : i + batch_size]),
+                                                                        dtype=torch.float32))
+            out.append(net(*args))
         if not out:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
         return torch.cat(out).numpy()
+
+    @property
+    def takes_meta(self) -> bool:
+        return self.model.input_kind == InputKind.SIGNAL_META
+
+
+class ProbabilityModel(torch.nn.Module):
+    """A bundle's network as one module from signals (and metadata) to probabilities: input
+    adapter (GAF/MTF images), test-time windows and softmax/sigmoid included, so exported
+    graphs compute exactly what :meth:`ModelBundle.predict_proba` does."""
+
+    def __init__(self, bundle: ModelBundle, inputs: InputFn | None = None) -> None:
+        super().__init__()
+        self.model = bundle.model
+        self.inputs = inputs or input_fn(bundle.model, torch.device("cpu"))
+        self.multilabel = bundle.multilabel
+        self.window = int(bundle.test_time.get("window", 0))
+        self.stride = int(bundle.test_time.get("stride", 0))
+        self.aggregate = bundle.test_time.get("aggregate", "max")
+
+    def forward(self, signal: torch.Tensor, meta: torch.Tensor | None = None) -> torch.Tensor:
+        if self.window:
+            windows = techniques.sliding_windows(signal, self.window, self.stride)
+            n, w = windows.shape[:2]
+            mw = None if meta is None else meta.repeat_interleave(w, dim=0)
+            logits = self.model(*self.inputs(windows.reshape(n * w, *windows.shape[2:]), mw)).reshape(n, w, -1)
+            return techniques.aggregate_windows(logits, self.multilabel, self.aggregate)
+        logits = self.model(*self.inputs(signal, meta)).float()
+        return torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=1)
 
 
 def weights_path(run_dir: Path, dataset: str, model: str, seed: int) -> Path:

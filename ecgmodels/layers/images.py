@@ -35,6 +35,7 @@ IMAGE_KINDS = ("gasf", "gadf", "mtf")
 
 def window_bounds(length: int, size: int) -> np.ndarray:
     """Start/end sample of each of ``size`` non-overlapping PAA windows over ``length`` samples."""
+    length = int(length)  # a traced size (export) becomes the constant it is: signals have a fixed length
     if not 1 <= size <= length:
         raise ValueError(f"image size {size} must be between 1 and the signal length ({length} samples); "
                          f"choose image_size <= {length}")
@@ -112,7 +113,7 @@ def quantile_edges(x: torch.Tensor, n_bins: int) -> torch.Tensor:
     Returned in float64 (float32 on MPS) whatever ``x``'s dtype: the series is sorted in its own
     dtype, and only the few order statistics needed are widened, which is exact.
     """
-    length = x.shape[-1]
+    length = int(x.shape[-1])
     quantiles = np.linspace(0, 100, n_bins + 1)[1:-1] / 100
     virtual = (length - 1) * quantiles
     below = np.floor(virtual).astype(np.int64)
@@ -164,7 +165,7 @@ def markov_transition_matrix(bins: torch.Tensor, n_bins: int) -> torch.Tensor:
 def markov_transition_field(x: torch.Tensor, size: int, n_bins: int = 8,
                             out: torch.Tensor | None = None) -> torch.Tensor:
     """Aggregated MTF of every series in ``x``: ``(..., T)`` -> ``(..., size, size)``."""
-    length = x.shape[-1]
+    length = int(x.shape[-1])
     bins = quantile_bins(x, n_bins)
     transitions = markov_transition_matrix(bins, n_bins)
     dtype = _output_dtype(x)

@@ -1,0 +1,1 @@
+"""The local web page of `bench app` (Streamlit): :mod:`ecgharness.app.page`."""
