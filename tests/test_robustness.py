@@ -91,35 +91,18 @@ def test_powerline_is_skipped_with_its_reason_where_it_cannot_exist(sample, trai
     assert list(result.scores.index) == ["muscle"] and "Nyquist" in result.skipped["powerline"]
 
 
-def _kept_run(folder, ds, model: str, config: dict, training, seeds=(0,)):
-    """A run folder holding ``model``'s final runs on ``ds``, stored as the driver stores them."""
-    from ecgharness.benchmark.final import final_record
-    from ecgharness.benchmark.observers import Pair
-    from ecgharness.benchmark.trials import FinalResult
-    from ecgharness.leaderboard.store import RunWriter
-    from ecgharness.training.loop import train_model
-
-    writer = RunWriter(folder, "t")
-    writer.create({"name": "t"}, {"datasets": {ds.name: {"config": ds.config, "notes": ds.notes}}})
-    for seed in seeds:
-        outcome = train_model(ds, model, config, training, seed=seed, evaluate_test=True)
-        writer.add_final(final_record(Pair(ds.name, model), config, ds, FinalResult(seed, outcome, "cpu", 0),
-                                      training))
-    writer.save()
-    return folder
-
-
 @pytest.mark.slow
 def test_the_report_prints_the_robustness_table_of_a_kept_model(tmp_path) -> None:
     import re
 
     from ecgharness.leaderboard.store import read_run
     from ecgharness.reports.writer import ReportOptions, write_report
-    from ecgharness.training.config import TrainConfig
 
-    ds = load_dataset("mitbih_sample", {"split": "intrapatient", "minutes": 3})  # a model that learns in seconds
+    from kept_run import write_kept_run
+
     config = {"lr": 5e-3, "batch_size": 128, "base_channels": 8, "stages": 2, "blocks_per_stage": 1, "kernel_size": 5}
-    run = read_run(_kept_run(tmp_path / "run", ds, "resnet_se", config, TrainConfig(max_epochs=3, patience=3)))
+    run = read_run(write_kept_run(tmp_path / "run", {"resnet_se": config}, epochs=3,
+                                  config={"split": "intrapatient", "minutes": 3}))  # a model that learns in seconds
     stored = run.final_metrics.query("metric == 'macro_f1'")["value"].iloc[0]
     write_report(run, tmp_path / "out", n_resamples=100, options=ReportOptions(robustness=True))
     text = (tmp_path / "out" / "report.md").read_text()
