@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -63,3 +65,29 @@ def latex_table(frame: pd.DataFrame, caption: str, label: str) -> str:
         lines.append(" & ".join(cell(v) for v in row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""]
     return "\n".join(lines)
+
+
+PAGE_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1400px;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; }
+.scroll { overflow-x: auto; margin: 0.6em 0; }
+table { border-collapse: collapse; font-size: 0.82em; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.3em 0.6em; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
+th { border-bottom: 2px solid #444; background: #f6f6f6; white-space: normal; vertical-align: bottom; min-width: 4em; }
+td:first-child, th:first-child { text-align: left; }
+tr.published td { color: #555; font-style: italic; background: #fafafa; }
+p.caption { font-size: 0.85em; color: #555; max-width: 70em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1em; }
+.grid figure.wide { grid-column: 1 / -1; max-width: 1000px; }
+"""
+
+
+def figure_html(path: Path, caption: str, wide: bool = False) -> str:
+    """A PNG embedded in the page (base64) with its caption; ``wide`` spans the whole grid row."""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    text, css_class = html.escape(caption), ' class="wide"' if wide else ""
+    return (f'<figure{css_class}><img alt="{text}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{text}</figcaption></figure>")

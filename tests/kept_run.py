@@ -40,12 +40,12 @@ def first_minutes(sample: Path, record: int, dest: Path, minutes: float = MINUTE
 
 
 def write_kept_run(folder: Path, models: dict[str, dict] | None = None, seeds=(0,), dataset: str = "mitbih_sample",
-                   config: dict | None = None, root: Path | None = None) -> Path:
+                   config: dict | None = None, root: Path | None = None, epochs: int = 1) -> Path:
     """A completed run folder ``folder`` (suite ``kept``) whose final runs keep their weights."""
     ds = load_dataset(dataset, SAMPLE_CONFIG if config is None else config, root=root)
-    training = TrainConfig(max_epochs=1, patience=1)
+    training = TrainConfig(max_epochs=epochs, patience=epochs)
     writer = RunWriter(folder, "kept")
-    writer.create({"name": "kept", "training": {"max_epochs": 1}}, {
+    writer.create({"name": "kept", "training": {"max_epochs": epochs}}, {
         "created": "2026-12-07T10:00:00", "git": {"commit": "0123456789abcdef"},
         "datasets": {ds.name: {"config": ds.config, "notes": ds.notes,
                                "class_counts": {s: ds.class_counts(s) for s in ds.splits}}}})

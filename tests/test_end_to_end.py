@@ -129,7 +129,8 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
     report = write_report(run, tmp_path / "report", n_resamples=200)
     macro = pd.read_csv(tmp_path / "report" / "macro_comparison.csv")
     assert list(macro["model"]) == ranked and np.allclose(macro["headline_mean"], means[ranked].to_numpy())
-    assert len(report.plots["synthetic"]) == 9 and (tmp_path / "report" / "report.html").stat().st_size > 50_000
+    made = report.plots["synthetic"]  # 9 + the leader's confidence, reliability and (if it erred) gallery
+    assert len(made) - ("gallery" in made) == 11 and (tmp_path / "report" / "report.html").stat().st_size > 50_000
 
 
 def test_failing_trials_are_recorded_and_the_suite_goes_on(tmp_path) -> None:

@@ -50,21 +50,21 @@ def test_report_folder_holds_every_artefact(report) -> None:
     plots = sorted(p.name for p in (folder / "plots").glob("*.png"))
     assert plots == sorted(f"mitbih_{k}.png" for k in (
         "comparison", "heatmap_f1", "heatmap_sensitivity", "heatmap_specificity", "heatmap_auroc",
-        "confusion", "roc_pr", "training", "search"))
+        "confusion", "roc_pr", "training", "search", "confidence", "reliability"))  # no gallery: no mitdb here
     assert all((folder / "plots" / p).stat().st_size > 5000 for p in plots)
 
 
 def test_html_is_self_contained_and_marks_published_rows(report) -> None:
     page = (report.folder / "report.html").read_text()
     sources = re.findall(r'src="([^"]+)"', page)
-    assert len(sources) == 9 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == 11 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert page.count('class="published"') == 4  # 2 published rows (de Chazal, Niu) x (comparison + AAMI)
     assert "inter-patient" in page
 
 
 def test_latex_uses_booktabs_and_bolds_the_best(report) -> None:
     tex = (report.folder / "tables.tex").read_text()
-    assert tex.count(r"\toprule") == 3 and r"\bottomrule" in tex and r"\midrule" in tex
+    assert tex.count(r"\toprule") == 6 and r"\bottomrule" in tex and r"\midrule" in tex
     assert r"\textbf{0.8" in tex and r"$\pm$" in tex and "_" not in tex.replace(r"\_", "")
 
 
@@ -165,7 +165,7 @@ def test_cli_report_logs_its_plots_to_an_offline_wandb_run(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "ecgharness", "report", "--results-dir", str(root),
                            "--bootstrap", "100", "--wandb"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
-    assert "9 image(s) logged offline" in done.stdout and "wandb sync" in done.stdout
+    assert "11 image(s) logged offline" in done.stdout and "wandb sync" in done.stdout
     assert len(list((root / "tiny" / "r1" / "report" / "wandb").glob("offline-run-*"))) == 1
 
 

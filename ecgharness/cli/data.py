@@ -16,6 +16,8 @@ EXAMPLES = """examples:
   bench data prepare mitbih --root ~/ecg-data         # build the cache ahead of a run
   bench data prepare mitbih_sample                    # the embedded sample
   bench data info --root ~/ecg-data                   # present, prepared, quarantined
+  bench data explore mitbih_sample                    # explore/mitbih_sample/index.html + PNGs
+  bench data explore mitbih --root ~/ecg-data --out mitbih-look/
 """
 
 
@@ -53,6 +55,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     common(r)
     r.add_argument("--cache-dir", help="prepared-array cache (default $ECGHARNESS_CACHE or ~/.cache/ecgharness)")
     r.set_defaults(func=prepare)
+
+    e = actions.add_parser("explore", help="an HTML page (and PNGs) on a dataset: class balance, class-mean "
+                                           "waveforms, PCA, RR intervals, band-pass filter, metadata",
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("name", help="registered dataset (bench list datasets)")
+    common(e)
+    e.add_argument("--cache-dir", help="prepared-array cache (default $ECGHARNESS_CACHE or ~/.cache/ecgharness)")
+    e.add_argument("--out", type=Path, help="folder for index.html and the PNGs (default explore/NAME/)")
+    e.set_defaults(func=explore)
 
     i = actions.add_parser("info", help="per dataset: source files present, prepared cache, quarantined files",
                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,6 +123,20 @@ def prepare(args: argparse.Namespace) -> int:
     print(f"  cache       {ds.cache_dir}" + (" (already prepared)" if ds.from_cache else ""))
     if ds.quarantined:
         print(f"  reasons     {Path(ds.cache_dir) / 'quarantine.json'}")
+    return 0
+
+
+def explore(args: argparse.Namespace) -> int:
+    from ecgharness.datasets import load_dataset
+    from ecgharness.explore.page import explore as write_page
+
+    ds = load_dataset(args.name, None, root=args.root, cache_dir=args.cache_dir)
+    out = args.out or Path("explore") / args.name
+    page = write_page(ds, out, root=args.root)
+    print(f"{args.name}: {len(page.plots)} figure(s) in {out}/ ({', '.join(p.name for p in page.plots.values())})")
+    for note in page.notes:
+        print(f"  {note}")
+    print(f"open {page.html}")
     return 0
 
 

@@ -242,6 +242,14 @@ def cache_root(explicit: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "ecgharness"
 
 
+def source_root(spec: DatasetSpec, config: Any, root: str | os.PathLike | None = None) -> Path:
+    """The folder a dataset's source files are read from: the package's own (embedded data)
+    unless ``root`` is given, else :func:`data_root`."""
+    if spec.default_root is not None and root is None:
+        return spec.default_root(config)
+    return data_root(root)
+
+
 def _cache_key(spec: DatasetSpec, config: Any, root: Path) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"name": spec.name, "version": spec.version, "format": CACHE_FORMAT,
@@ -281,10 +289,7 @@ def load_dataset(
     """
     spec = get_dataset_spec(name)
     cfg = parse_config(name, config)
-    if spec.default_root is not None and root is None:
-        src_root = spec.default_root(cfg)
-    else:
-        src_root = data_root(root)
+    src_root = source_root(spec, cfg, root)
     key = _cache_key(spec, cfg, src_root)
     folder = cache_root(cache_dir) / name / key
     result = None

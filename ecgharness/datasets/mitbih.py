@@ -167,6 +167,35 @@ def rr_features(samples: np.ndarray, fs: float, local_beats: int = 10) -> np.nda
                      pre / local], axis=1).astype(np.float32)
 
 
+def _aami_beats(ann) -> tuple[np.ndarray, np.ndarray]:
+    """Sample positions and AAMI class ids of an annotation's beats (other annotations dropped)."""
+    symbols = np.asarray(ann.symbol)
+    keep = np.isin(symbols, list(AAMI_MAP))
+    labels = np.array([AAMI_CLASSES.index(AAMI_MAP[s]) for s in symbols[keep]], dtype=np.int64)
+    return np.asarray(ann.sample)[keep], labels
+
+
+def beat_annotations(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray, float]:
+    """Sample positions and AAMI class ids of a record's beats (its first ``config.minutes``), and fs."""
+    import wfdb
+
+    header = wfdb.rdheader(str(path))
+    sampto = None if config.minutes is None else min(int(config.minutes * 60 * header.fs), header.sig_len)
+    samples, labels = _aami_beats(wfdb.rdann(str(path), "atr", sampto=sampto))
+    return samples, labels, float(header.fs)
+
+
+BANDPASS_HZ = (0.5, 40.0)
+
+
+def bandpass(signal: np.ndarray, fs: float, axis: int = 0) -> np.ndarray:
+    """The ``bandpass`` option's filter: zero-phase 2nd-order Butterworth, 0.5-40 Hz."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(2, list(BANDPASS_HZ), btype="band", fs=fs, output="sos")
+    return sosfiltfilt(sos, signal, axis=axis)
+
+
 def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Beat windows (n, leads, samples) float32, AAMI labels (n,) and, with
     ``config.rr_features``, the beats' RR features (n, 9) of one record.
@@ -196,10 +225,7 @@ def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray
     signal = signal[:, [record.sig_name.index(lead) for lead in config.leads]]
     if not np.isfinite(signal).all():
         raise ValueError("signal holds NaN or infinite values")
-    symbols = np.asarray(ann.symbol)
-    keep = np.isin(symbols, list(AAMI_MAP))
-    samples = np.asarray(ann.sample)[keep]
-    labels = np.array([AAMI_CLASSES.index(AAMI_MAP[s]) for s in symbols[keep]], dtype=np.int64)
+    samples, labels = _aami_beats(ann)
     beats, meta = segment_beats(signal, header.fs, samples, config)
     return beats, labels, meta
 
@@ -210,10 +236,7 @@ def segment_beats(signal: np.ndarray, fs: float, samples: np.ndarray,
     ``signal`` (samples, leads), filtered and normalised as ``config`` says, and, with
     ``config.rr_features``, their raw RR features (n, 9)."""
     if config.bandpass:
-        from scipy.signal import butter, sosfiltfilt
-
-        sos = butter(2, [0.5, 40.0], btype="band", fs=fs, output="sos")
-        signal = sosfiltfilt(sos, signal, axis=0)
+        signal = bandpass(signal, fs)
     samples = np.asarray(samples, dtype=np.int64)
     pre, post = (round((s + config.context_s) * fs) for s in (config.pre_s, config.post_s))
     padded = np.pad(signal, ((pre, post), (0, 0)), mode="edge").astype(np.float32)

@@ -2,18 +2,19 @@
 
 Layout of the folder::
 
-    report.md, report.html     per dataset: the paper-style table, AAMI table (MIT-BIH), plots
+    report.md, report.html     per dataset: the paper-style table, AAMI table (MIT-BIH), error analysis,
+                               noise robustness (--robustness), plots
     tables.tex                 the same tables for LaTeX (booktabs)
     macro_comparison.csv       every dataset x model: headline mean/std/CI, p vs leader, macro metrics
     per_class_f1.csv, per_class_sensitivity.csv, per_class_auroc.csv
     best_model_detail.csv      the leader of each dataset: all metrics and confusion counts per class
     bootstrap/<dataset>.npy    the resample indices every model of the dataset was scored on
-    plots/*.png
+    robustness.csv             with --robustness: headline metric per model, noise kind and SNR
+    plots/*.png                (with the leader's error analysis: confidence, reliability, gallery)
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 import re
@@ -27,7 +28,7 @@ from ecgharness.leaderboard.rankings import seed_count
 from ecgharness.leaderboard.render import budget_note
 from ecgharness.leaderboard.store import RunResults
 from ecgharness import rendering as render
-from ecgharness.reports import plots
+from ecgharness.reports import errors, plots
 from ecgharness.reports.tables import (
     DatasetReport,
     aami_rows,
@@ -48,9 +49,18 @@ PLOT_CAPTIONS = {
     "roc_pr": "ROC and precision-recall curves of the leader (first seed), one-vs-rest per class.",
     "training": "Training curves of each model's best search trial.",
     "search": "Search history: best validation value of every trial; crosses were stopped by ASHA.",
+    "confidence": "Error analysis of the leader (seeds pooled): confidence of right and wrong decisions per true "
+                  "class; the dotted line is the low-confidence threshold.",
+    "reliability": "Reliability diagram of the leader (seeds pooled): accuracy per confidence bin against the "
+                   "diagonal of perfect calibration; decisions per bin below.",
+    "gallery": "Misclassified test examples of the leader (first seed), most confident first, true classes in "
+               "turn; signals reloaded with the run's dataset configuration.",
+    "robustness": "Noise robustness: test {headline} against the SNR of added noise, one panel per noise kind; "
+                  "the dashed level is the clean score.",
 }
 
-WIDE_PLOTS = ("comparison", "training", "search")  # a row of their own in the HTML grid
+# a row of their own in the HTML grid
+WIDE_PLOTS = ("comparison", "training", "search", "gallery", "confidence", "robustness")
 
 
 @dataclass
@@ -71,6 +81,49 @@ def _number_frame(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
             return "—" if not math.isfinite(v) else f"{v:.{digits}f}"
         return v
     return frame.apply(lambda col: col.map(fmt))
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What besides the tables the report holds.
+
+    Attributes:
+        low_confidence: Decisions below this confidence count as low-confidence.
+        data_root, cache_dir: Where the datasets are, to reload test signals (gallery, robustness).
+        robustness: Score the leader (or every model) on noisy test signals; needs kept weights.
+        robustness_models: ``leader`` or ``all``.
+        noise_seed: Seed of the added noise (the same noise for every model).
+    """
+
+    low_confidence: float = 0.6
+    data_root: str | Path | None = None
+    cache_dir: str | Path | None = None
+    robustness: bool = False
+    robustness_models: str = "leader"
+    noise_seed: int = 0
+
+
+def _insight(report: DatasetReport, run: RunResults, folder: Path, options: ReportOptions
+             ) -> tuple[list[tuple[str, pd.DataFrame | None, str]], dict[str, Path]]:
+    """Error analysis (and noise robustness) sections and plots of one dataset."""
+    analysis = errors.analyse(report, run, options.low_confidence)
+    extra = errors.sections(analysis)
+    made: dict[str, Path | None] = {
+        "confidence": errors.confidence_plot(analysis, folder / f"{report.name}_confidence.png"),
+        "reliability": errors.reliability_plot(analysis, folder / f"{report.name}_reliability.png")}
+    signals = errors.load_test_signals(report, options.data_root, options.cache_dir)
+    if isinstance(signals, str):
+        extra.append(("Misclassified examples", None, f"No gallery: {signals}."))
+    else:
+        made["gallery"] = errors.gallery_plot(analysis, signals[0].x, report.labels, signals[1],
+                                              folder / f"{report.name}_gallery.png")
+    if options.robustness:
+        from ecgharness.reports import robustness
+
+        section, plot = robustness.report_section(report, run, signals, options, folder)
+        extra += section
+        made["robustness"] = plot
+    return extra, {k: v for k, v in made.items() if v is not None}
 
 
 def _plots(report: DatasetReport, run: RunResults, folder: Path) -> dict[str, Path]:
@@ -107,7 +160,7 @@ def _sections(report: DatasetReport) -> list[tuple[str, pd.DataFrame, str]]:
     return sections
 
 
-Sections = dict[str, list[tuple[str, pd.DataFrame, str]]]  # dataset -> (heading, table, caption)
+Sections = dict[str, list[tuple[str, pd.DataFrame | None, str]]]  # dataset -> (heading, table or None, caption)
 
 
 def _markdown(run: RunResults, reports: dict[str, DatasetReport], sections: Sections,
@@ -120,7 +173,8 @@ def _markdown(run: RunResults, reports: dict[str, DatasetReport], sections: Sect
         lines += [f"## {_title(report)}", "",
                   f"Task: {report.task}; headline metric: {report.headline}; classes: {', '.join(report.class_names)}.", ""]
         for heading, table, caption in sections[name]:
-            lines += [f"### {heading}", "", render.markdown(table), "", caption, ""]
+            table_lines = [render.markdown(table), ""] if table is not None else []
+            lines += [f"### {heading}", "", *table_lines, caption, ""]
         lines += ["### Figures", ""]
         for key, path in made[name].items():
             caption = PLOT_CAPTIONS[key].format(headline=report.headline)
@@ -133,24 +187,6 @@ def _markdown(run: RunResults, reports: dict[str, DatasetReport], sections: Sect
     return "\n".join(lines)
 
 
-_CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1400px;
-       padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; }
-.scroll { overflow-x: auto; margin: 0.6em 0; }
-table { border-collapse: collapse; font-size: 0.82em; font-variant-numeric: tabular-nums; }
-th, td { padding: 0.3em 0.6em; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
-th { border-bottom: 2px solid #444; background: #f6f6f6; white-space: normal; vertical-align: bottom; min-width: 4em; }
-td:first-child, th:first-child { text-align: left; }
-tr.published td { color: #555; font-style: italic; background: #fafafa; }
-p.caption { font-size: 0.85em; color: #555; max-width: 70em; }
-figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: 0.85em; color: #555; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1em; }
-.grid figure.wide { grid-column: 1 / -1; max-width: 1000px; }
-"""
-
-
 def _html(run: RunResults, reports: dict[str, DatasetReport], sections: Sections,
           made: dict[str, dict[str, Path]]) -> str:
     parts = [f"<h1>Benchmark report: {html.escape(str(run.suite.get('name', run.path.parent.name)))}</h1>",
@@ -161,15 +197,12 @@ def _html(run: RunResults, reports: dict[str, DatasetReport], sections: Sections
         parts.append(f"<p>Task: {report.task}; headline metric: {report.headline}; classes: "
                      f"{html.escape(', '.join(report.class_names))}.</p>")
         for heading, table, caption in sections[name]:
-            parts += [f"<h3>{html.escape(heading)}</h3>", render.html_table(table),
+            parts += [f"<h3>{html.escape(heading)}</h3>", render.html_table(table) if table is not None else "",
                       f'<p class="caption">{html.escape(caption)}</p>']
         parts.append('<div class="grid">')
         for key, path in made[name].items():
-            data = base64.b64encode(path.read_bytes()).decode()
-            caption = html.escape(PLOT_CAPTIONS[key].format(headline=report.headline))
-            wide = ' class="wide"' if key in WIDE_PLOTS else ""
-            parts.append(f'<figure{wide}><img alt="{caption}" src="data:image/png;base64,{data}">'
-                         f"<figcaption>{caption}</figcaption></figure>")
+            parts.append(render.figure_html(path, PLOT_CAPTIONS[key].format(headline=report.headline),
+                                            wide=key in WIDE_PLOTS))
         parts.append("</div>")
     if not run.failures.empty:
         items = "".join(f"<li>{html.escape(f'{r.dataset}/{r.model} ({r.stage}): {r.reason}')}</li>"
@@ -180,7 +213,7 @@ def _html(run: RunResults, reports: dict[str, DatasetReport], sections: Sections
         entries = "".join(f"<li>{html.escape(i[2:])}</li>" for i in items)
         parts.append(f"<h2>Time budget</h2><p>{html.escape(head)}</p><ul>{entries}</ul>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>ecgharness report</title><style>{_CSS}</style></head><body>\n"
+            f"<title>ecgharness report</title><style>{render.PAGE_CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
 
 
@@ -188,6 +221,8 @@ def _latex(reports: dict[str, DatasetReport], sections: Sections) -> str:
     blocks = ["% Tables of an ecgharness report. Needs \\usepackage{booktabs} and \\usepackage{graphicx}.", ""]
     for name, report in reports.items():
         for heading, table, caption in sections[name]:
+            if table is None:
+                continue
             label = "tab:" + re.sub(r"[^a-z0-9]+", "-", f"{name}-{heading}".lower()).strip("-")
             blocks.append(render.latex_table(table, f"{_title(report)}: {heading}. {caption}", label))
     return "\n".join(blocks)
@@ -215,9 +250,10 @@ def _csvs(reports: dict[str, DatasetReport], folder: Path) -> None:
     pd.concat(detail).to_csv(folder / "best_model_detail.csv", index=False)
 
 
-def write_report(run: RunResults, folder: Path, n_resamples: int = 1000, seed: int = 0) -> Report:
+def write_report(run: RunResults, folder: Path, n_resamples: int = 1000, seed: int = 0,
+                 options: ReportOptions | None = None) -> Report:
     """Write the report of ``run`` (possibly merged from several folders) into ``folder``."""
-    folder = Path(folder)
+    folder, options = Path(folder), options or ReportOptions()
     reports = build_reports(run, n_resamples=n_resamples, seed=seed)
     if not reports:
         raise ValueError(f"{run.label} has no final results to report (the final evaluation never finished)")
@@ -229,6 +265,10 @@ def write_report(run: RunResults, folder: Path, n_resamples: int = 1000, seed: i
         made[name] = _plots(report, run, folder / "plots")
     _csvs(reports, folder)
     sections = {name: _sections(report) for name, report in reports.items()}  # built once, rendered thrice
+    for name, report in reports.items():
+        extra, extra_plots = _insight(report, run, folder / "plots", options)
+        sections[name] += extra
+        made[name].update(extra_plots)
     (folder / "report.md").write_text(_markdown(run, reports, sections, made, folder))
     (folder / "report.html").write_text(_html(run, reports, sections, made))
     (folder / "tables.tex").write_text(_latex(reports, sections))

@@ -14,6 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 _SEARCHABLE = {"searchable": True}
+# Noise kinds of :mod:`ecgharness.training.noise` (training augmentation and the robustness report).
+ARTEFACT_KINDS = ("baseline_wander", "muscle", "electrode_motion", "powerline")
+
+
+def parse_artefacts(value: str) -> tuple[str, ...]:
+    """``none`` -> (), ``all`` -> every kind, ``muscle,powerline`` -> those kinds (order kept)."""
+    text = str(value).strip()
+    if text in ("", "none"):
+        return ()
+    if text == "all":
+        return ARTEFACT_KINDS
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in ARTEFACT_KINDS]
+    if unknown:
+        raise ValueError(f"augment_artefacts: unknown noise kind(s) {unknown}; use none, all, or a comma-separated "
+                         f"list of {', '.join(ARTEFACT_KINDS)}")
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,12 @@ class TrainConfig:
         augment_noise: Std of Gaussian noise added to training signals (0: off).
         augment_scale: Training signals scaled by U(1 - s, 1 + s) (0: off).
         augment_shift: Circular time shift of up to this many samples (0: off).
+        augment_artefacts: Realistic ECG noise on training signals (:mod:`ecgharness.training.noise`):
+            ``none``, ``all``, or a comma-separated list of ``baseline_wander``, ``muscle``,
+            ``electrode_motion``, ``powerline``.
+        augment_artefact_snr_db: Lowest SNR of that noise; each noisy example gets an SNR drawn
+            uniformly between it and 24 dB.
+        augment_artefact_share: Share of the training examples of each batch that get noise.
         scheduler: ``none``, ``plateau`` (ReduceLROnPlateau on the validation metric), ``cosine``
             or ``onecycle`` (per batch, peaking at the trial's learning rate).
         crop_s: Train on a random window of this many seconds of each example (0: whole).
@@ -78,6 +101,9 @@ class TrainConfig:
     augment_noise: float = field(default=0.0, metadata=_SEARCHABLE)
     augment_scale: float = field(default=0.0, metadata=_SEARCHABLE)
     augment_shift: int = field(default=0, metadata=_SEARCHABLE)
+    augment_artefacts: str = field(default="none", metadata=_SEARCHABLE)
+    augment_artefact_snr_db: float = field(default=6.0, metadata=_SEARCHABLE)
+    augment_artefact_share: float = field(default=0.5, metadata=_SEARCHABLE)
     scheduler: Literal["none", "plateau", "cosine", "onecycle"] = field(default="none", metadata=_SEARCHABLE)
     crop_s: float = field(default=0.0, metadata=_SEARCHABLE)
     tta_window_s: float = field(default=0.0, metadata=_SEARCHABLE)
@@ -98,6 +124,9 @@ class TrainConfig:
             raise ValueError("crop_s, tta_window_s, tta_stride_s and beat_context_s must be >= 0 seconds")
         if self.augment_noise < 0 or not 0 <= self.augment_scale < 1 or self.augment_shift < 0:
             raise ValueError("augment_noise >= 0, 0 <= augment_scale < 1 and augment_shift >= 0 are required")
+        parse_artefacts(self.augment_artefacts)
+        if not 0 <= self.augment_artefact_share <= 1:
+            raise ValueError(f"augment_artefact_share must be in [0, 1], got {self.augment_artefact_share}")
 
 
 OPTIMISER_KEYS = tuple(f.name for f in dataclasses.fields(Optimiser))

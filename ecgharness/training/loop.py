@@ -26,7 +26,7 @@ from torch import nn
 from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.evaluation.metrics import summary_metrics
 from ecgharness.evaluation.thresholds import choose_thresholds
-from ecgharness.training import techniques, views
+from ecgharness.training import noise, techniques, views
 from ecgharness.training.config import TrainConfig, TrialSettings, split_hyperparameters
 from ecgharness.training.inputs import InputFn, check_compatible, input_fn
 from ecgmodels import InputKind, create_model, model_info
@@ -152,6 +152,7 @@ class _Run:
     device: torch.device
     crop: int = 0  # training window in samples (0: whole examples)
     tta: tuple[int, int] | None = None  # (window, stride) in samples for validation and test
+    artefacts: tuple[str, ...] = ()  # noise kinds of the training augmentation
 
     @property
     def loop(self) -> TrainConfig:
@@ -202,6 +203,16 @@ def _windows(dataset: PreparedDataset, loop: TrainConfig) -> tuple[int, tuple[in
     return crop, ((window, stride) if window else None)
 
 
+def _artefacts(dataset: PreparedDataset, loop: TrainConfig) -> tuple[str, ...]:
+    kinds = noise.parse_artefacts(loop.augment_artefacts)
+    if kinds and not dataset.sampling_rate:
+        raise ValueError(f"augment_artefacts needs the sampling rate, which dataset {dataset.name!r} does not record; "
+                         "set augment_artefacts to none")
+    for kind in kinds:
+        noise.check_kind(kind, dataset.sampling_rate)
+    return kinds
+
+
 def model_kwargs(dataset: PreparedDataset, model_name: str, settings: TrialSettings) -> dict[str, Any]:
     """Every keyword argument of ``create_model(model_name, ...)`` for ``dataset``."""
     kwargs = {"num_classes": dataset.num_classes, "in_channels": dataset.in_channels, **settings.model}
@@ -234,6 +245,7 @@ def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, s
         sample_weights=(techniques.balanced_sample_weights(train.y, dataset.num_classes)
                         if loop.sampler == "weighted" else None),
         generator=torch.Generator(device="cpu").manual_seed(seed), device=device, crop=crop, tta=tta,
+        artefacts=_artefacts(dataset, loop),
     )
 
 
@@ -251,6 +263,10 @@ def _train_epoch(run: _Run) -> tuple[float, int]:
         if run.crop:
             x = techniques.random_crop(x, run.crop, run.generator)
         x = techniques.augment(x, loop.augment_noise, loop.augment_scale, loop.augment_shift, run.generator)
+        if run.artefacts:
+            x = noise.augment_artefacts(x, run.artefacts, loop.augment_artefact_snr_db, loop.augment_artefact_share,
+                                        run.dataset.sampling_rate, run.generator,
+                                        noise.restandardises(run.dataset.config))
         with run.autocast():
             logits = run.model(*run.inputs(x, meta))
         loss = run.loss_fn(logits.float(), run.train.y[idx])
