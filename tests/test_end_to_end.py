@@ -57,6 +57,11 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
     trials = pd.read_csv(run_dir / "trials.csv")
     assert len(trials) == 12 and set(trials["model"]) == {"cnn_lstm", "resnet_se"}
     assert (trials["status"] != "failed").all()
+    import ray
+
+    nodes = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()}
+    assert (trials["device"] == "cpu").all() and trials["node_id"].isin(list(nodes)).all()
+    assert all(nodes[n] == ip for n, ip in zip(trials["node_id"], trials["node_ip"]))
     assert (trials["status"] == "stopped by ASHA").sum() >= 1, trials[["model", "status", "epochs"]]
     assert (trials.loc[trials["status"] == "stopped by ASHA", "epochs"] < 4).all()
     history = pd.read_csv(run_dir / "trial_history.csv")
@@ -71,6 +76,8 @@ def test_tiny_suite_search_asha_final_and_leaderboard(ray_session, tmp_path) -> 
     assert sorted(zip(final["model"], final["seed"])) == [("cnn_lstm", 0), ("cnn_lstm", 1),
                                                           ("resnet_se", 0), ("resnet_se", 1)]
     assert (final["test_examples"] == len(ds.splits["test"])).all()
+    assert (final["device"] == "cpu").all() and final["node_id"].isin(list(nodes)).all()
+    assert all(nodes[n] == ip for n, ip in zip(final["node_id"], final["node_ip"]))
     run = read_run(run_dir)
     for row in final.itertuples():
         pred = run.predictions("synthetic", row.model, row.seed)

@@ -29,6 +29,7 @@ def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalRes
         scores=outcome.test_scores, labels=outcome.test_labels, thresholds=outcome.thresholds,
         params=outcome.params, train_time_s=outcome.train_time_s, throughput=outcome.throughput,
         epochs=len(outcome.history), best_epoch=outcome.best_epoch, device=result.device,
+        node_id=result.node_id, node_ip=result.node_ip,
         val_score=outcome.val_metrics.get(ds.headline, float("nan")), weights=outcome.weights,
         bundle=bundle_metadata(ds, pair.model, config, training, result.seed, outcome.thresholds),
     )

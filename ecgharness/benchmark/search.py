@@ -17,6 +17,7 @@ from ecgharness.benchmark.trials import error_reason
 from ecgharness.leaderboard.store import BUDGET_STATUS, FailureRecord, RunWriter, TrialRecord
 
 _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "score", "best_score", "early_stopped")
+_PLACE_KEYS = ("node_id", "node_ip", "device")  # where the trial ran, reported with its epochs
 
 
 def trial_error(trial: Any) -> BaseException | None:
@@ -46,6 +47,7 @@ class PairTrials:
         self.seed, self.headline = seed, headline
         self.history: list[dict[str, Any]] = []
         self.last: dict[str, dict[str, Any]] = {}
+        self.placed: dict[str, dict[str, Any]] = {}
         self.configs: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
         self.records: list[TrialRecord] = []
@@ -81,6 +83,7 @@ class PairTrials:
         row["trial_id"] = trial_id
         self.history.append(row)
         self.last[trial_id] = row
+        self.placed[trial_id] = {k: result[k] for k in _PLACE_KEYS if k in result}
         self.observers.trial_reported(self._info(trial_id), dict(result))
 
     def end(self, trial_id: str, error: BaseException | None = None, failed: bool = False,
@@ -95,7 +98,8 @@ class PairTrials:
         self.records.append(TrialRecord(
             dataset=self.pair.dataset, model=self.pair.model, trial_id=trial_id, status=status,
             epochs=int(last.get("epoch", 0)), best_val_score=score, headline=self.headline,
-            reason=reason if failed else "", config=self.configs[trial_id]))
+            reason=reason if failed else "", config=self.configs[trial_id],
+            **{k: str(self.placed.get(trial_id, {}).get(k, "")) for k in _PLACE_KEYS}))
         took = time.time() - self.started[trial_id]
         self.observers.trial_ended(TrialEnd(self._info(trial_id), status, int(last.get("epoch", 0)), score,
                                             took, reason if failed else ""))

@@ -46,6 +46,8 @@ class FinalResult:
     outcome: TrainOutcome
     device: str
     pid: int
+    node_id: str = ""
+    node_ip: str = ""
 
 
 def error_reason(error: BaseException | None) -> str:
@@ -55,6 +57,15 @@ def error_reason(error: BaseException | None) -> str:
     cause = getattr(error, "cause", None) or error
     text = f"{type(cause).__name__}: {cause}".strip()
     return text.splitlines()[0][:300]
+
+
+def where() -> dict[str, str]:
+    """The Ray node this worker runs on: ``node_id`` and ``node_ip`` (empty outside Ray)."""
+    import ray
+
+    if not ray.is_initialized():
+        return {"node_id": "", "node_ip": ""}
+    return {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}
 
 
 def _setup(spec: TrialSpec) -> Any:
@@ -71,7 +82,8 @@ def _setup(spec: TrialSpec) -> Any:
 
 
 def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec) -> None:
-    """Ray Tune function trainable: train on train, report validation metrics every epoch.
+    """Ray Tune function trainable: train on train, report validation metrics every epoch
+    (with the node and device the trial runs on).
 
     ``config`` holds the sampled hyperparameters only; ``data`` is the dataset without its
     test split, put into the object store once for all pairs of the dataset.
@@ -84,7 +96,12 @@ def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec) -
     data = data.get()
     if "test" in data.splits:
         raise RuntimeError("search trials must not receive the test split")
-    train_model(data, spec.model, config, spec.training, seed=spec.seed, device=device, report=tune.report)
+    place = {**where(), "device": str(device)}  # reported with every epoch, stored in the trial's record
+
+    def report(row: dict[str, Any]) -> None:
+        tune.report({**row, **place})
+
+    train_model(data, spec.model, config, spec.training, seed=spec.seed, device=device, report=report)
 
 
 def final_run(config: dict[str, Any], data: PreparedDataset, spec: TrialSpec, seed: int) -> FinalResult:
@@ -93,4 +110,4 @@ def final_run(config: dict[str, Any], data: PreparedDataset, spec: TrialSpec, se
 
     device = _setup(spec)
     outcome = train_model(data, spec.model, config, spec.training, seed=seed, device=device, evaluate_test=True)
-    return FinalResult(seed=seed, outcome=outcome, device=str(device), pid=os.getpid())
+    return FinalResult(seed=seed, outcome=outcome, device=str(device), pid=os.getpid(), **where())

@@ -8,10 +8,12 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
     format.json           {"format": "ecgharness-run", "version": 2}
     suite.yaml            resolved suite (after command-line overrides)
     provenance.json       git hash, package versions, hardware, command line, datasets
-    trials.csv            one row per search trial: config, status, epochs, best validation score
+    trials.csv            one row per search trial: config, status, epochs, best validation score, and
+                          the Ray node (id, IP) and device it trained on
                           (status "stopped by time budget": the pair's or the suite's budget ended it)
     trial_history.csv     one row per trial and epoch: the metrics each trial reported
-    final_runs.csv        one row per (dataset, model, seed) final run: params, time, throughput
+    final_runs.csv        one row per (dataset, model, seed) final run: params, time, throughput,
+                          device, Ray node (id, IP)
     final_metrics.csv     long format: suite, dataset, model, seed, split, metric, value
     predictions/          <dataset>__<model>__seed<k>.npz: test scores and labels
     weights/              <dataset>__<model>__seed<k>.safetensors + .json: the tested weights of each
@@ -65,6 +67,9 @@ class TrialRecord:
     headline: str
     reason: str
     config: dict[str, Any]
+    node_id: str = ""  # the Ray node, its IP and the torch device the trial trained on
+    node_ip: str = ""
+    device: str = ""
 
     def row(self) -> dict[str, Any]:
         return {**self.__dict__, "config": _config_json(self.config)}
@@ -99,13 +104,16 @@ class FinalRecord:
     kind: str = "model"  # or "floor": a non-deep baseline fitted by the harness
     weights: dict[str, np.ndarray] | None = None  # the tested state dict (models only)
     bundle: dict[str, Any] | None = None  # what loading the weights needs (JSON-ready)
+    node_id: str = ""  # the Ray node and its IP the retrain ran on (empty for floors)
+    node_ip: str = ""
 
     def run_row(self) -> dict[str, Any]:
         """The row of ``final_runs.csv``."""
         return {
             "dataset": self.dataset, "model": self.model, "seed": self.seed, "params": self.params,
             "train_time_s": self.train_time_s, "throughput": self.throughput, "epochs": self.epochs,
-            "best_epoch": self.best_epoch, "device": self.device, "test_examples": len(self.labels),
+            "best_epoch": self.best_epoch, "device": self.device, "node_id": self.node_id,
+            "node_ip": self.node_ip, "test_examples": len(self.labels),
             "headline": self.headline, "val_score": self.val_score, "task": self.task,
             "thresholds": "" if self.thresholds is None else json.dumps(
                 dict(zip(self.class_names, np.round(self.thresholds, 6).tolist()))),

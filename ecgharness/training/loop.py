@@ -16,6 +16,7 @@ import logging
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -90,9 +91,26 @@ def class_weights(y: torch.Tensor, num_classes: int, scored: tuple[int, ...] | N
     return weights
 
 
+def device_tensor(array: Any, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor of ``dtype`` on ``device`` without a host copy where it can be avoided.
+
+    A contiguous array of the right dtype (a split as the Ray object store hands it over,
+    read-only) becomes a tensor sharing its memory, moved to a GPU in one transfer; other
+    arrays are converted once. The training loop never writes into these tensors (batches
+    are gathered copies and augmentation returns new tensors), so a read-only source stays
+    as it was.
+    """
+    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    host = np.ascontiguousarray(array, dtype=np_dtype)
+    with warnings.catch_warnings():  # read-only object-store memory: only ever read (see above)
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        tensor = torch.from_numpy(host)
+    return tensor if device.type == "cpu" else tensor.to(device)
+
+
 @dataclass
 class _OnDevice:
-    """A split as tensors on the training device."""
+    """A split as tensors on the training device (on the CPU: views of the split's arrays)."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -101,10 +119,8 @@ class _OnDevice:
     @classmethod
     def of(cls, split: Split, device: torch.device, multilabel: bool) -> "_OnDevice":
         y_type = torch.float32 if multilabel else torch.long
-        meta = None if split.meta is None else torch.tensor(np.asarray(split.meta), dtype=torch.float32,
-                                                             device=device)
-        return cls(torch.tensor(np.asarray(split.x), dtype=torch.float32, device=device),
-                   torch.tensor(np.asarray(split.y), dtype=y_type, device=device), meta)
+        meta = None if split.meta is None else device_tensor(split.meta, torch.float32, device)
+        return cls(device_tensor(split.x, torch.float32, device), device_tensor(split.y, y_type, device), meta)
 
     def batch(self, idx: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.x[idx], None if self.meta is None else self.meta[idx]
