@@ -7,8 +7,9 @@ trains one epoch of a small model on them with the harness's loop. ``copy`` conv
 splits as the loop once did (``torch.tensor(np.asarray(...))``, a private copy per trial);
 ``view`` is the loop as it is. Reported per process: peak resident set (``ru_maxrss``,
 which counts the shared pages the process touched), its growth over the process before
-training, and the private (anonymous) memory at the end of the epoch, each also as a
-multiple of the splits' size.
+training, and the private (anonymous) memory at the end of the epoch (while the trial
+still holds its training tensors); the last column is the private memory the copy adds, as
+a multiple of the splits' size (1: one more copy of the data per trial).
 
 Usage: python benchmarks/memory.py [--sizes-mb 64,256] [--leads 12] [--length 1000]
 """
@@ -57,11 +58,11 @@ def child(mode: str, folder: Path) -> None:
                          splits=splits, cache_key="")
     if mode == "copy":
         loop.device_tensor = lambda a, dtype, device: torch.tensor(np.asarray(a), dtype=dtype, device=device)
-    before = _peak_mb()
+    before, anon = _peak_mb(), []
     loop.train_model(ds, "cnn_lstm", {"batch_size": 128, "conv_width": 8, "lstm_hidden": 8},
-                     TrainConfig(max_epochs=1, patience=1))
+                     TrainConfig(max_epochs=1, patience=1), report=lambda row: anon.append(_anon_mb()))
     peak = _peak_mb()
-    print(json.dumps({"data_mb": data_mb, "peak_mb": peak, "growth_mb": peak - before, "anon_mb": _anon_mb()}))
+    print(json.dumps({"data_mb": data_mb, "peak_mb": peak, "growth_mb": peak - before, "anon_mb": anon[-1]}))
 
 
 def write_splits(folder: Path, size_mb: float, leads: int, length: int) -> None:
@@ -92,7 +93,7 @@ def main() -> None:
         return
     shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
     print(f"{'splits MiB':>10} | {'peak RSS copy':>13} {'view':>7} {'ratio':>6} | {'growth copy':>11} {'view':>7} "
-          f"| {'private copy':>12} {'view':>7} | {'private/splits copy':>19} {'view':>6}")
+          f"| {'private copy':>12} {'view':>7} | {'(copy-view)/splits':>18}")
     for size in (float(s) for s in args.sizes_mb.split(",")):
         with tempfile.TemporaryDirectory(dir=shm) as tmp:
             write_splits(Path(tmp), size, args.leads, args.length)
@@ -105,7 +106,7 @@ def main() -> None:
         d = c["data_mb"]
         print(f"{d:>10.0f} | {c['peak_mb']:>13.0f} {v['peak_mb']:>7.0f} {c['peak_mb'] / v['peak_mb']:>6.2f} | "
               f"{c['growth_mb']:>11.0f} {v['growth_mb']:>7.0f} | {c['anon_mb']:>12.0f} {v['anon_mb']:>7.0f} | "
-              f"{c['anon_mb'] / d:>19.2f} {v['anon_mb'] / d:>6.2f}", flush=True)
+              f"{(c['anon_mb'] - v['anon_mb']) / d:>18.2f}", flush=True)
 
 
 if __name__ == "__main__":
