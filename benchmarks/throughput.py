@@ -27,9 +27,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ecgharness.datasets.base import PreparedDataset, Split
-from ecgharness.training.config import TrainConfig
 from ecgharness.training import loop
-from ecgharness.training.config import split_hyperparameters
+from ecgharness.training.config import TrainConfig, split_hyperparameters
 from ecgharness.training.loop import model_kwargs, seed_everything
 from ecgmodels import create_model
 
