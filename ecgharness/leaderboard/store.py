@@ -1,7 +1,8 @@
 """The results store: one folder per run, long-format tables with provenance.
 
-This module is the only place that knows the folder's format: :class:`RunWriter` writes
-it (the runner uses it) and :func:`read_run` reads it back (leaderboard and report).
+This module and the typed rows of :mod:`ecgharness.leaderboard.records` are the only
+places that know the folder's format: :class:`RunWriter` writes it (the runner uses it)
+and :func:`read_run` reads it back (leaderboard and report).
 
 Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`)::
 
@@ -29,7 +30,6 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ecgharness.leaderboard.records import (WEIGHTS_DIR, FailureRecord, FinalRecord, TrialRecord, config_json,
+                                            prediction_name, weights_name)
+
 TABLES = ("trials", "trial_history", "final_runs", "final_metrics", "failures", "searches")
 FORMAT_NAME = "ecgharness-run"
 FORMAT_VERSION = 2  # 2: weights/ and searches.csv (version 1 folders, or without format.json, have neither)
-WEIGHTS_DIR = "weights"
 BUNDLE_FORMAT = "ecgharness-bundle"
 BUDGET_STATUS = "stopped by time budget"  # trials.csv status of a trial its pair's time budget stopped
 _COLUMNS = {
@@ -52,89 +54,6 @@ _COLUMNS = {
 
 
 # --------------------------------------------------------------------------- writing
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One search trial as ``trials.csv`` stores it."""
-
-    dataset: str
-    model: str
-    trial_id: str
-    status: str
-    epochs: int
-    best_val_score: float
-    headline: str
-    reason: str
-    config: dict[str, Any]
-    node_id: str = ""  # the Ray node, its IP and the torch device the trial trained on
-    node_ip: str = ""
-    device: str = ""
-
-    def row(self) -> dict[str, Any]:
-        return {**self.__dict__, "config": _config_json(self.config)}
-
-
-@dataclass(frozen=True)
-class FinalRecord:
-    """One final retrain (a configuration x a seed) scored on the test split.
-
-    ``scores``/``labels`` are the test predictions; ``thresholds`` the validation
-    thresholds of a multi-label task (None otherwise); ``metrics`` the test metrics.
-    """
-
-    dataset: str
-    model: str
-    seed: int
-    config: dict[str, Any]
-    task: str
-    headline: str
-    class_names: tuple[str, ...]
-    metrics: dict[str, float]
-    scores: np.ndarray
-    labels: np.ndarray
-    thresholds: list[float] | None
-    params: int
-    train_time_s: float
-    throughput: float
-    epochs: int
-    best_epoch: int
-    device: str
-    val_score: float = math.nan
-    kind: str = "model"  # or "floor": a non-deep baseline fitted by the harness
-    weights: dict[str, np.ndarray] | None = None  # the tested state dict (models only)
-    bundle: dict[str, Any] | None = None  # what loading the weights needs (JSON-ready)
-    node_id: str = ""  # the Ray node and its IP the retrain ran on (empty for floors)
-    node_ip: str = ""
-
-    def run_row(self) -> dict[str, Any]:
-        """The row of ``final_runs.csv``."""
-        return {
-            "dataset": self.dataset, "model": self.model, "seed": self.seed, "params": self.params,
-            "train_time_s": self.train_time_s, "throughput": self.throughput, "epochs": self.epochs,
-            "best_epoch": self.best_epoch, "device": self.device, "node_id": self.node_id,
-            "node_ip": self.node_ip, "test_examples": len(self.labels),
-            "headline": self.headline, "val_score": self.val_score, "task": self.task,
-            "thresholds": "" if self.thresholds is None else json.dumps(
-                dict(zip(self.class_names, np.round(self.thresholds, 6).tolist()))),
-            "config": _config_json(self.config), "kind": self.kind,
-            "weights": "" if self.weights is None else
-            str(Path(WEIGHTS_DIR) / weights_name(self.dataset, self.model, self.seed)),
-        }
-
-
-@dataclass(frozen=True)
-class FailureRecord:
-    """A pair or a final seed that produced no result, and why."""
-
-    dataset: str
-    model: str
-    stage: str
-    reason: str
-
-
-def _config_json(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, default=str)
 
 
 class RunWriter:
@@ -263,15 +182,6 @@ class RunResults:
 def weights_file(run_dir: Path, dataset: str, model: str, seed: int) -> Path:
     """Where a final run of ``run_dir`` keeps its weights (the ``.json`` beside it holds the rest)."""
     return Path(run_dir) / WEIGHTS_DIR / weights_name(dataset, model, seed)
-
-
-def prediction_name(dataset: str, model: str, seed: int) -> str:
-    return f"{dataset}__{model}__seed{seed}.npz"
-
-
-def weights_name(dataset: str, model: str, seed: int) -> str:
-    """File name of a final run's weights inside ``weights/`` (the JSON has the same stem)."""
-    return f"{dataset}__{model}__seed{seed}.safetensors"
 
 
 def write_table(run_dir: Path, name: str, frame: pd.DataFrame) -> Path:
