@@ -167,12 +167,12 @@ def rr_features(samples: np.ndarray, fs: float, local_beats: int = 10) -> np.nda
                      pre / local], axis=1).astype(np.float32)
 
 
-def _aami_beats(ann) -> tuple[np.ndarray, np.ndarray]:
+def aami_beats(samples: np.ndarray, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sample positions and AAMI class ids of an annotation's beats (other annotations dropped)."""
-    symbols = np.asarray(ann.symbol)
+    symbols = np.asarray(symbols)
     keep = np.isin(symbols, list(AAMI_MAP))
     labels = np.array([AAMI_CLASSES.index(AAMI_MAP[s]) for s in symbols[keep]], dtype=np.int64)
-    return np.asarray(ann.sample)[keep], labels
+    return np.asarray(samples)[keep], labels
 
 
 def beat_annotations(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray, float]:
@@ -181,7 +181,8 @@ def beat_annotations(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.n
 
     header = wfdb.rdheader(str(path))
     sampto = None if config.minutes is None else min(int(config.minutes * 60 * header.fs), header.sig_len)
-    samples, labels = _aami_beats(wfdb.rdann(str(path), "atr", sampto=sampto))
+    ann = wfdb.rdann(str(path), "atr", sampto=sampto)
+    samples, labels = aami_beats(ann.sample, ann.symbol)
     return samples, labels, float(header.fs)
 
 
@@ -225,9 +226,15 @@ def read_beats(path: Path, config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray
     signal = signal[:, [record.sig_name.index(lead) for lead in config.leads]]
     if not np.isfinite(signal).all():
         raise ValueError("signal holds NaN or infinite values")
-    samples, labels = _aami_beats(ann)
+    samples, labels = aami_beats(ann.sample, ann.symbol)
     beats, meta = segment_beats(signal, header.fs, samples, config)
     return beats, labels, meta
+
+
+def zscore_windows(beats: np.ndarray) -> np.ndarray:
+    """``beats`` (n, leads, samples) standardised per window and lead (``normalise: zscore``)."""
+    mean = beats.mean(axis=-1, keepdims=True)
+    return (beats - mean) / np.maximum(beats.std(axis=-1, keepdims=True), 1e-6)
 
 
 def segment_beats(signal: np.ndarray, fs: float, samples: np.ndarray,
@@ -243,9 +250,7 @@ def segment_beats(signal: np.ndarray, fs: float, samples: np.ndarray,
     idx = samples[:, None] + np.arange(pre + post)[None, :]  # sample s sits at s + pre in padded
     beats = padded[idx].transpose(0, 2, 1)  # (n, leads, samples)
     if config.normalise == "zscore":
-        mean = beats.mean(axis=-1, keepdims=True)
-        std = beats.std(axis=-1, keepdims=True)
-        beats = (beats - mean) / np.maximum(std, 1e-6)
+        beats = zscore_windows(beats)
     meta = rr_features(samples, fs, config.rr_local_beats) if config.rr_features else None
     return np.ascontiguousarray(beats, dtype=np.float32), meta
 
@@ -350,7 +355,7 @@ register_dataset(DatasetSpec(
     source_files=source_files,
     class_names=AAMI_CLASSES,
     headline="macro_f1",
-    version=2,  # 2: notes record the leads and the fitted RR-feature statistics
+    version=2,  # 2: notes record the leads, the beat window and the fitted RR-feature statistics
     description="MIT-BIH Arrhythmia beats, AAMI N/S/V/F/Q; inter-patient DS1/DS2 (default) or intra-patient",
     status=source_status,
 ))

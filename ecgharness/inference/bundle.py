@@ -122,9 +122,7 @@ class ProbabilityModel(torch.nn.Module):
         if self.cut:
             signal = signal[..., self.cut[0] : self.cut[1]]
             if self.zscore:  # as the datasets and training.views z-score a window
-                mean = signal.mean(dim=-1, keepdim=True)
-                std = signal.std(dim=-1, keepdim=True, unbiased=False).clamp_min(1e-6)
-                signal = (signal - mean) / std
+                signal = techniques.zscore(signal)
         if meta is not None and not self.use_metadata:
             meta = meta * 0.0
         if self.window:

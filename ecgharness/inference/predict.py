@@ -169,7 +169,7 @@ def _at_rate(inp: RecordInput, signal: np.ndarray, target: float, resample: bool
 
 def _beats_of_record(predictor: Predictor, inp: RecordInput, resample: bool, leads: list[str] | None,
                      detect: bool) -> Prediction:
-    from ecgharness.datasets.mitbih import AAMI_MAP, segment_beats
+    from ecgharness.datasets.mitbih import AAMI_CLASSES, aami_beats, segment_beats
 
     prep = predictor.preprocessing
     if inp.kind != "record":
@@ -181,10 +181,9 @@ def _beats_of_record(predictor: Predictor, inp: RecordInput, resample: bool, lea
     notes = [] if fs == inp.fs else [f"resampled from {inp.fs:g} Hz to {fs:g} Hz"]
     reference = None
     if inp.annotation is not None and not detect:
-        samples, symbols = inp.annotation
-        keep = np.isin(symbols, list(AAMI_MAP))
-        positions = np.round(samples[keep] * fs / inp.fs).astype(np.int64)
-        reference = [AAMI_MAP[s] for s in symbols[keep]]
+        samples, labels = aami_beats(*inp.annotation)
+        positions = np.round(samples * fs / inp.fs).astype(np.int64)
+        reference = [AAMI_CLASSES[i] for i in labels]
         source = "the record's annotation file"
     else:
         positions = detect_beats(signal[:, 0], fs)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgharness.datasets.chapman import FS as CHAPMAN_FS
+from ecgharness.datasets.chapman import LEAD_NAMES as CHAPMAN_LEADS
+from ecgharness.datasets.mitbih_kaggle import BEAT_LENGTH as KAGGLE_BEAT  # a row's samples (125 Hz), then its label
 from ecgharness.errors import ConfigError
-
-KAGGLE_BEAT = 187  # samples of a Kaggle heartbeat row (125 Hz), optionally followed by its label
-CHAPMAN_FS, CHAPMAN_LEADS = 500, ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
 class PredictError(ConfigError):

@@ -174,7 +174,7 @@ class RunResults:
                 return path
         kept = sorted(p.name for folder in self.sources or [self.path] for p in (folder / WEIGHTS_DIR).glob("*.safetensors"))
         raise FileNotFoundError(
-            f"no kept weights for {dataset}/{model} seed {seed} in {self.label}"
+            f"no kept weights of {dataset}/{model} seed {seed} in {self.label}"
             + (f"; kept: {', '.join(kept)}" if kept else
                "; the run keeps none (runs of format version 1 did not save weights: run `bench run` again)"))
 

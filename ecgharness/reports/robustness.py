@@ -102,18 +102,6 @@ def _models(report: DatasetReport, run: RunResults, which: str) -> list[str]:
     return [m for m in report.ranking["model"] if m not in floors]
 
 
-def _bundle_path(run: RunResults, dataset: str, model: str, seed: int) -> Path:
-    from ecgharness.inference.bundle import weights_path
-
-    for folder in run.sources or [run.path]:
-        path = weights_path(folder, dataset, model, seed)
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"no kept weights of {dataset}/{model} seed {seed} in {run.label} (expected "
-                            f"{weights_path(run.path, dataset, model, seed)}; runs made before weights were kept "
-                            "cannot be tested for robustness: run the suite again)")
-
-
 def evaluate(report: DatasetReport, run: RunResults, test: Split, fs: float | None, models: str = "leader",
              noise_seed: int = 0) -> tuple[list[RobustnessResult], list[str]]:
     """Robustness of the chosen models of ``report`` on ``test``; and why any model was left out."""
@@ -130,7 +118,7 @@ def evaluate(report: DatasetReport, run: RunResults, test: Split, fs: float | No
     for model in _models(report, run, models):
         seed = report.seeds[model][0]
         try:
-            bundle = load_bundle(_bundle_path(run, report.name, model, seed))
+            bundle = load_bundle(run.weights(report.name, model, seed))
         except (FileNotFoundError, ValueError) as exc:
             missing.append(str(exc))
             continue

@@ -45,6 +45,7 @@ from typing import Any, Mapping
 
 import torch
 
+from ecgharness.training import techniques
 from ecgharness.training.config import ARTEFACT_KINDS, parse_artefacts
 
 __all__ = ["ARTEFACT_KINDS", "ROBUSTNESS_SNRS_DB", "add_noise", "augment_artefacts", "check_kind", "noise_power",
@@ -151,10 +152,6 @@ def restandardises(dataset_config: Mapping[str, Any]) -> bool:
     return dataset_config.get("normalise") == "zscore"
 
 
-def _zscore(x: torch.Tensor) -> torch.Tensor:
-    return (x - x.mean(dim=-1, keepdim=True)) / x.std(dim=-1, unbiased=False, keepdim=True).clamp_min(1e-6)
-
-
 def add_noise(x: torch.Tensor, kind: str, snr_db: float | torch.Tensor, fs: float, generator: torch.Generator,
               zscore: bool = False) -> torch.Tensor:
     """``x`` (batch, leads, samples) plus noise of ``kind`` scaled to ``snr_db`` (a number, or one per example).
@@ -169,7 +166,7 @@ def add_noise(x: torch.Tensor, kind: str, snr_db: float | torch.Tensor, fs: floa
     target = signal_power(x, fs) / torch.pow(10.0, snr / 10)
     gain = torch.sqrt(target / noise_power(noise).clamp_min(1e-12))
     noisy = x + gain[..., None] * noise
-    return _zscore(noisy) if zscore else noisy
+    return techniques.zscore(noisy) if zscore else noisy
 
 
 def augment_artefacts(x: torch.Tensor, kinds: tuple[str, ...], min_snr_db: float, share: float, fs: float,

@@ -107,6 +107,11 @@ def sliding_windows(x: torch.Tensor, length: int, stride: int) -> torch.Tensor:
     return torch.stack([x[..., s:s + length] for s in starts], dim=1)
 
 
+def zscore(x: torch.Tensor) -> torch.Tensor:
+    """``x`` standardised along its last axis (per example and lead), as z-scoring datasets do."""
+    return (x - x.mean(dim=-1, keepdim=True)) / x.std(dim=-1, unbiased=False, keepdim=True).clamp_min(1e-6)
+
+
 def aggregate_windows(logits: torch.Tensor, multilabel: bool, how: str) -> torch.Tensor:
     """One probability vector per example from its windows' logits (examples, windows, classes):
     the ``max`` or ``mean`` of the windows' sigmoid (multi-label) or softmax probabilities,

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ecgharness.datasets.base import PreparedDataset, Split
+from ecgharness.datasets.mitbih import zscore_windows
 
 
 def window_bounds(window: Mapping[str, Any], sampling_rate: float, context_s: float) -> tuple[int, int]:
@@ -52,9 +53,7 @@ def cut_window(x: np.ndarray, window: Mapping[str, Any], sampling_rate: float, c
     start, stop = window_bounds(window, sampling_rate, context_s)
     out = np.asarray(x[..., start:stop], dtype=np.float32)
     if window.get("zscore"):
-        mean = out.mean(axis=-1, keepdims=True)
-        std = out.std(axis=-1, keepdims=True)
-        out = (out - mean) / np.maximum(std, 1e-6)  # as the datasets z-score
+        out = zscore_windows(out)  # as the dataset z-scores its windows
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
