@@ -10,7 +10,6 @@ clipping and early stopping on the validation headline metric. Metrics come from
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import logging
 import math
@@ -27,7 +26,7 @@ from torch import nn
 from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.evaluation.metrics import summary_metrics
 from ecgharness.evaluation.thresholds import choose_thresholds
-from ecgharness.training import noise, techniques, views
+from ecgharness.training import noise, state, techniques, views
 from ecgharness.training.config import TrainConfig, TrialSettings, split_hyperparameters
 from ecgharness.training.inputs import InputFn, check_compatible, input_fn
 from ecgmodels import InputKind, create_model, model_info
@@ -338,6 +337,7 @@ def train_model(
     device: torch.device | None = None,
     report: Callable[[dict[str, float]], None] | None = None,
     evaluate_test: bool = False,
+    checkpoints: state.Checkpoints | None = None,
 ) -> TrainOutcome:
     """Train ``model_name`` with hyperparameters ``config`` on ``dataset``.
 
@@ -352,6 +352,8 @@ def train_model(
         report: Called once per epoch with the epoch's metrics (Ray Tune's ``report``).
         evaluate_test: After training, restore the best-validation weights and score the
             test split once; the outcome then keeps those weights (``weights``).
+        checkpoints: Where the run saves its state after every epoch; a run that finds a
+            checkpoint there goes on from its epoch, as if it had never stopped.
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
@@ -361,38 +363,37 @@ def train_model(
     settings = split_hyperparameters(train_config, config)
     dataset = views.trial_view(dataset, settings.loop.beat_context_s, settings.loop.use_metadata)
     run = _build(dataset, model_name, settings, seed, device)
-    history: list[dict[str, float]] = []
-    best_score, best_epoch, best_state, best_val = -math.inf, 0, None, {}
-    train_time, seen, stale = 0.0, 0, 0
-    for epoch in range(1, run.loop.max_epochs + 1):
+    saved = checkpoints.load() if checkpoints is not None else None
+    progress = state.LoopState() if saved is None else \
+        state.restore(saved, run.model, run.optimizer, run.scheduler, run.generator)
+    while progress.epoch < run.loop.max_epochs and (not progress.history or progress.stale < run.loop.patience):
+        epoch = progress.epoch + 1
         start = time.perf_counter()
         train_loss, epoch_seen = _train_epoch(run)
-        seen += epoch_seen
-        train_time += time.perf_counter() - start
+        progress.seen += epoch_seen
+        progress.train_time += time.perf_counter() - start
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
         val_metrics, val_loss, score = _validate(run)
         _step_scheduler(run, score)
-        if score > best_score:
-            best_score, best_epoch, best_val, stale = score, epoch, val_metrics, 0
-            best_state = copy.deepcopy(run.model.state_dict())
-        else:
-            stale += 1
+        progress.improved(score, epoch, val_metrics, run.model)
         row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "score": score,
-               "best_score": best_score, "lr": run.optimizer.param_groups[0]["lr"],
+               "best_score": progress.best_score, "lr": run.optimizer.param_groups[0]["lr"],
                **{f"val_{k}": v for k, v in val_metrics.items() if "/" not in k},
-               "early_stopped": stale >= run.loop.patience}
-        history.append(row)
+               "early_stopped": progress.stale >= run.loop.patience}
+        progress.history.append(row)
+        progress.epoch = epoch
+        if checkpoints is not None:  # saved before the epoch is reported: what was reported can be resumed
+            checkpoints.save(state.snapshot(progress, run.model, run.optimizer, run.scheduler, run.generator))
         if report is not None:
             report(dict(row))
-        if stale >= run.loop.patience:
-            break
-    outcome = TrainOutcome(history=history, best_epoch=best_epoch, best_score=best_score, val_metrics=best_val,
-                           params=sum(p.numel() for p in run.model.parameters()), train_time_s=train_time,
-                           throughput=seen / train_time if train_time > 0 else math.nan)
+    outcome = TrainOutcome(history=progress.history, best_epoch=progress.best_epoch, best_score=progress.best_score,
+                           val_metrics=progress.best_val, params=sum(p.numel() for p in run.model.parameters()),
+                           train_time_s=progress.train_time,
+                           throughput=progress.seen / progress.train_time if progress.train_time > 0 else math.nan)
     if evaluate_test:
-        if best_state is not None and run.loop.select == "best":
-            run.model.load_state_dict(best_state)
+        if progress.best_state is not None and run.loop.select == "best":
+            run.model.load_state_dict(progress.best_state)
         _score_test(run, outcome)
         outcome.weights = {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in run.model.state_dict().items()}
     return outcome
