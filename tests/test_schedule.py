@@ -12,7 +12,7 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from ecgharness.benchmark.multiplex import PAIR_KEY, Budgets, PairASHA, PairSearch, PairSearcher
+from ecgharness.benchmark.multiplex import PAIR_KEY, TRIAL_KEY, Budgets, PairASHA, PairSearch, PairSearcher
 from ecgharness.benchmark.observers import BestTrial, FinalDone, Pair, SearchDone, TrialEnd, TrialInfo
 from ecgharness.benchmark.progress import ProgressTracker, SuiteProgress
 from ecgharness.search_spaces.compiler import parse_space
@@ -27,7 +27,7 @@ def _search(pair: Pair, space: dict | None = None, **kw) -> PairSearch:
 
 
 def _trial(pair: Pair, trial_id: str) -> Trial:
-    return Trial("stand_in", config={PAIR_KEY: pair.label}, trial_id=trial_id, stub=True)
+    return Trial("stand_in", config={PAIR_KEY: pair.label, TRIAL_KEY: trial_id}, trial_id=trial_id, stub=True)
 
 
 class _Clock:
@@ -68,7 +68,7 @@ def _drive(searcher: PairSearcher, rounds: int) -> dict[str, list[dict]]:
         config = searcher.suggest(f"t{i}")
         if config in (None, PairSearcher.FINISHED):
             break
-        seen.setdefault(config[PAIR_KEY], []).append(config)
+        seen.setdefault(config[PAIR_KEY], []).append({k: v for k, v in config.items() if k != TRIAL_KEY})
         score = -abs(config["lr"] - 3e-3) if "lr" in config else 0.0
         searcher.on_trial_result(f"t{i}", {"best_score": score, "training_iteration": 1})
         searcher.on_trial_complete(f"t{i}", {"best_score": score})

@@ -35,12 +35,16 @@ def final_record(pair: Pair, config: dict, ds: PreparedDataset, result: FinalRes
     )
 
 
-def evaluate_floors(datasets: dict[str, PreparedDataset], writer: RunWriter, observers: Observers) -> None:
+def evaluate_floors(datasets: dict[str, PreparedDataset], writer: RunWriter, observers: Observers,
+                    done: set[tuple[str, str]] = frozenset()) -> None:
     """Fit each dataset's floors (majority class, linear model on summary features) and store
-    them like final runs, so the leaderboard and the report show them beside the models."""
+    them like final runs, so the leaderboard and the report show them beside the models
+    (those in ``done``, (dataset, floor), are stored already)."""
     for name, ds in datasets.items():
         labels = ds.splits["test"].y
         for floor in fit_floors(ds):
+            if (name, floor.model) in done:
+                continue
             record = FinalRecord(
                 dataset=name, model=floor.model, seed=0, config={}, task=ds.task, headline=ds.headline,
                 class_names=tuple(ds.class_names), metrics=summary_metrics(
@@ -79,17 +83,31 @@ def final_data(suite: Suite, ds: PreparedDataset) -> PreparedDataset:
     return with_val_in_train(ds) if suite.final.train_on == "train+val" else ds
 
 
+def final_key(pair: Pair, seed: int) -> str:
+    """The checkpoint name of a pair's final retrain with ``seed``."""
+    return f"final-{pair.dataset}-{pair.model}-seed{seed}"
+
+
 class FinalRuns:
     """Final retrains in flight: a pair's seeds are submitted as soon as its search ends, and
-    each is stored as it returns (a failing retrain is recorded, the others go on)."""
+    each is stored as it returns (a failing retrain is recorded, the others go on).
+
+    Seeds in ``done`` (a resumed run's scored retrains) are not trained again; a retrain whose
+    worker or node is lost is retried up to ``retries`` times; with
+    ``checkpoints`` (a folder or URI) each retrain saves its state after every epoch and a
+    resumed run's retrains go on from there.
+    """
 
     def __init__(self, suite: Suite, datasets: dict[str, PreparedDataset], writer: RunWriter,
-                 observers: Observers) -> None:
+                 observers: Observers, checkpoints: str | None = None,
+                 done: set[tuple[str, str, int]] | None = None, retries: int = 0) -> None:
         import ray
 
         self.suite, self.datasets, self.writer, self.observers = suite, datasets, writer, observers
+        self.checkpoints, self.done = checkpoints, set(done or ())
         self.remote = ray.remote(final_run).options(
-            num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial, max_retries=0)
+            num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial,
+            max_retries=retries)  # retried only when its worker or node is lost, from its checkpoint
         self.shared: dict[str, SharedDataset] = {}
         self.pending: dict = {}
         self.best: dict[Pair, BestTrial] = {}
@@ -105,13 +123,26 @@ class FinalRuns:
         if pair.dataset not in self.shared:  # one object-store copy per dataset, shared by all its pairs
             data = final_data(suite, self.datasets[pair.dataset])
             self.shared[pair.dataset] = SharedDataset.put(data, keep_test=True)
+        from ecgharness.benchmark.checkpoints import CheckpointFile
+
         self.best[pair] = trial
         for seed in suite.final.seeds:
-            ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed)
+            if (pair.dataset, pair.model, seed) in self.done:
+                continue
+            saved = None if self.checkpoints is None else CheckpointFile(self.checkpoints, final_key(pair, seed))
+            ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed, saved)
             self.pending[ref] = (pair, seed)
         if not self.announced:
             self.announced = True
             self.observers.final_started(planned or len(self.pending), tuple(suite.final.seeds))
+
+    def cancel(self) -> None:
+        """Stop the retrains in flight (the run is being stopped; a resumed run goes on with them)."""
+        import ray
+
+        for ref in list(self.pending):
+            ray.cancel(ref, force=True)
+        self.pending.clear()
 
     def collect(self, timeout: float | None = 0) -> None:
         """Store the retrains that have returned (within ``timeout`` seconds; None: all of them)."""

@@ -10,6 +10,7 @@ if each had its own experiment, while sharing one cluster.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -22,7 +23,9 @@ from ecgharness.benchmark.observers import Pair
 from ecgharness.search_spaces import SearchSpace
 
 PAIR_KEY = "_pair"  # config entry naming a trial's pair (``dataset/model``); never a hyperparameter
+TRIAL_KEY = "_trial"  # config entry naming the trial for good: the Tune id it was first suggested with
 METRIC, MODE, TIME_ATTR = "best_score", "max", "epoch"
+FAILED = "failed"  # result entry of a trial whose training raised: its reason (it is never retried)
 
 
 def pair_of(config: dict[str, Any]) -> str:
@@ -30,9 +33,21 @@ def pair_of(config: dict[str, Any]) -> str:
     return config[PAIR_KEY]
 
 
+def trial_of(config: dict[str, Any]) -> str:
+    """The trial's lasting id: the same in a resumed run, where Tune gives it a new one."""
+    return config[TRIAL_KEY]
+
+
 def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
-    """A trial's config without the pair entry: what the model and the loop receive."""
-    return {k: v for k, v in config.items() if k != PAIR_KEY}
+    """A trial's config without the schedule's entries: what the model and the loop receive."""
+    return {k: v for k, v in config.items() if k not in (PAIR_KEY, TRIAL_KEY)}
+
+
+class _Named:
+    """Stands for a trial under its lasting id where ASHA needs only the id."""
+
+    def __init__(self, trial_id: str) -> None:
+        self.trial_id = trial_id
 
 
 @dataclass(frozen=True)
@@ -74,16 +89,18 @@ class Budgets:
     """The clocks of a schedule: one per pair (from its first trial) and one for the suite."""
 
     def __init__(self, searches: list[PairSearch], suite_s: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, spent: dict[str, float] | None = None,
+                 suite_spent: float = 0.0) -> None:
         self._limit = {s.key: s.time_budget_s for s in searches}
         self.suite_s, self.clock = suite_s, clock
-        self._start = clock()
+        self._start = clock() - suite_spent  # a resumed run counts the time its earlier sessions searched
+        self._spent = dict(spent or {})
         self._pair_start: dict[str, float] = {}
         self.cut_reason: dict[str, str] = {}  # pair -> why its search was cut, once it was
         self.stopped: set[str] = set()  # trials stopped because their pair ran out of time
 
     def pair_started(self, key: str) -> None:
-        self._pair_start.setdefault(key, self.clock())
+        self._pair_start.setdefault(key, self.clock() - self._spent.get(key, 0.0))
 
     def cut(self, key: str) -> bool:
         """True once the pair's or the suite's budget has run out (remembered with its reason)."""
@@ -102,32 +119,57 @@ class PairSearcher(Searcher):
 
     A new trial goes to the pair with the fewest trials in flight that still has trials to
     start (its budget not spent, below its concurrency limit), so a free slot always serves
-    a pair that has work.
+    a pair that has work. A resumed run's unfinished trials are suggested again first, with
+    their hyperparameters and lasting ids, so they go on from their checkpoints.
 
     Args:
         searches: The pairs, in suite order.
         budgets: Their clocks.
         storage: Optuna storage holding every pair's study (one study per pair key); None
             keeps them in memory.
+        logs: What a stopped run had done, per pair (see :mod:`ecgharness.benchmark.replay`).
+        journal: Where each suggestion is recorded as it is made.
+        stopping: Set when the run is being stopped: trials ending then are not told to the studies.
     """
 
-    def __init__(self, searches: list[PairSearch], budgets: Budgets, storage: Any = None) -> None:
+    def __init__(self, searches: list[PairSearch], budgets: Budgets, storage: Any = None,
+                 logs: dict[str, Any] | None = None, journal: Any = None, stopping: Any = None) -> None:
         super().__init__(metric=METRIC, mode=MODE)
+        logs = logs or {}
         self.searches = {s.key: s for s in searches}
-        self.budgets = budgets
+        self.budgets, self.journal, self.stopping = budgets, journal, stopping
         self.studies = {s.key: OptunaSearch(OptunaSearch.convert_search_space(
             {k: p.to_tune() for k, p in s.space.params.items() if p.kind != "fixed"}), metric=METRIC, mode=MODE,
-            seed=s.seed, study_name=s.key, storage=storage) for s in searches if s.space.searched}
+            seed=s.seed + len(logs[s.key].suggested) if s.key in logs else s.seed,  # no repeat of earlier draws
+            study_name=s.key, storage=storage) for s in searches if s.space.searched}
         self.suggested = {s.key: 0 for s in searches}
         self.live: dict[str, set[str]] = {s.key: set() for s in searches}
-        self.owner: dict[str, str] = {}  # trial id -> pair key
+        self.owner: dict[str, str] = {}  # Tune trial id -> pair key
+        self.again: dict[str, list[tuple[str, dict]]] = {s.key: [] for s in searches}  # resumed, to suggest first
+        self.replayed: dict[str, dict[str, Any]] = {}  # Tune id of a resumed trial -> its sampled values
+        for key, log in logs.items():
+            if key in self.searches:
+                self._replay(key, log)
+
+    def _replay(self, key: str, log: Any) -> None:
+        self.suggested[key] = len(log.suggested)
+        self.again[key] = log.unfinished
+        study = self.studies.get(key)
+        for trial, record in log.ended.items():
+            if study is not None:
+                sampled = {k: v for k, v in log.suggested.get(trial, {}).items() if k in study._space}
+                failed = record["status"] == "failed" or not _finite(record["best_val_score"])
+                study.add_evaluated_point(sampled, None if failed else float(record["best_val_score"]), error=failed)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # every pair's study was set up with its own space
 
     def has_work(self, key: str) -> bool:
         """The pair still has trials to start."""
-        return self.suggested[key] < self.searches[key].trials and not self.budgets.cut(key)
+        if self.stopping is not None and self.stopping.is_set():
+            return False
+        return (bool(self.again[key]) or self.suggested[key] < self.searches[key].trials) \
+            and not self.budgets.cut(key)
 
     def exhausted(self, key: str) -> bool:
         """The pair will start no more trials."""
@@ -136,23 +178,30 @@ class PairSearcher(Searcher):
     def _next_pair(self) -> str | None:
         ready = [k for k, s in self.searches.items() if self.has_work(k)
                  and (not s.max_concurrent or len(self.live[k]) < s.max_concurrent)]
-        return min(ready, key=lambda k: (len(self.live[k]), self.suggested[k]), default=None)
+        return min(ready, key=lambda k: (not self.again[k], len(self.live[k]), self.suggested[k]), default=None)
 
     def suggest(self, trial_id: str) -> dict | None:
         key = self._next_pair()
         if key is None:
             return Searcher.FINISHED if all(self.exhausted(k) for k in self.searches) else None
+        self.live[key].add(trial_id)
+        self.owner[trial_id] = key
+        if self.again[key]:  # a trial of the stopped run goes on under its own id
+            lasting, config = self.again[key].pop(0)
+            self.replayed[trial_id] = config
+            return {**config, PAIR_KEY: key, TRIAL_KEY: lasting}
         space = self.searches[key].space
         fixed = {k: p.args[0] for k, p in space.params.items() if p.kind == "fixed"}
         sampled = self.studies[key].suggest(trial_id) if key in self.studies else {}
         self.suggested[key] += 1
-        self.live[key].add(trial_id)
-        self.owner[trial_id] = key
-        return {**fixed, **sampled, PAIR_KEY: key}
+        config = {**fixed, **sampled}
+        if self.journal is not None:
+            self.journal.write("suggest", pair=key, trial=trial_id, config=config)
+        return {**config, PAIR_KEY: key, TRIAL_KEY: trial_id}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         study = self.studies.get(self.owner.get(trial_id, ""))
-        if study is not None and METRIC in result:
+        if study is not None and METRIC in result and not result.get(FAILED) and trial_id not in self.replayed:
             study.on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -160,23 +209,54 @@ class PairSearcher(Searcher):
         if key is None:
             return
         self.live[key].discard(trial_id)
-        if key in self.studies:
-            self.studies[key].on_trial_complete(trial_id, result, error)
+        study = self.studies.get(key)
+        if study is None or (self.stopping is not None and self.stopping.is_set()):
+            return  # a trial the stop interrupted goes on in the resumed run
+        error = error or bool(result and result.get(FAILED))
+        if trial_id in self.replayed:
+            sampled = {k: v for k, v in self.replayed[trial_id].items() if k in study._space}
+            score = (result or {}).get(METRIC)
+            ok = not error and _finite(score)
+            study.add_evaluated_point(sampled, float(score) if ok else None, error=not ok)
+        else:
+            study.on_trial_complete(trial_id, result, error)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 class PairASHA(TrialScheduler):
     """One :class:`ASHAScheduler` per pair; a trial is only ever compared with its own pair's.
 
+    Trials are known to ASHA by their lasting ids, and a resumed run's brackets are given
+    every result the stopped run had recorded first (Ray does not restore a scheduler's state,
+    ray-project/ray#30838), so a resumed trial meets the same rungs it would have met.
     Trials of a pair whose budget ran out stop at their next report (the epoch in flight
-    finishes) and its trials not yet started are stopped before they start.
+    finishes) and its trials not yet started are stopped before they start. A trial that
+    reports its training failed is stopped at once.
     """
 
-    def __init__(self, searches: list[PairSearch], budgets: Budgets) -> None:
+    def __init__(self, searches: list[PairSearch], budgets: Budgets, logs: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.budgets = budgets
         self.brackets = {s.key: ASHAScheduler(
             time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=s.max_epochs,
             grace_period=min(s.grace_period, s.max_epochs), reduction_factor=s.reduction_factor) for s in searches}
+        for key, log in (logs or {}).items():
+            if key in self.brackets:
+                self._replay(self.brackets[key], log.results)
+
+    @staticmethod
+    def _replay(asha: ASHAScheduler, results: list[tuple[str, dict]]) -> None:
+        for trial_id, row in results:
+            asha._trial_info.setdefault(trial_id, asha._brackets[0])
+            if METRIC in row and TIME_ATTR in row:
+                asha._trial_info[trial_id].on_result(_Named(trial_id), row[TIME_ATTR], asha._metric_op * row[METRIC])
+
+    def rungs(self, key: str) -> list[dict[str, float]]:
+        """The pair's rung records (trial id -> score), lowest milestone first."""
+        return [dict(recorded) for _, recorded in reversed(self.brackets[key]._brackets[0]._rungs)]
 
     def _asha(self, trial: Any) -> ASHAScheduler:
         return self.brackets[pair_of(trial.config)]
@@ -185,25 +265,28 @@ class PairASHA(TrialScheduler):
         return True
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        self._asha(trial).on_trial_add(tune_controller, trial)
+        self._asha(trial).on_trial_add(tune_controller, _Named(trial_of(trial.config)))
 
     def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
-        self._asha(trial).on_trial_error(tune_controller, trial)
+        self._asha(trial).on_trial_error(tune_controller, _Named(trial_of(trial.config)))
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         key = pair_of(trial.config)
         self.budgets.pair_started(key)
-        action = self._asha(trial).on_trial_result(tune_controller, trial, result)
+        if result.get(FAILED):
+            return TrialScheduler.STOP
+        action = self._asha(trial).on_trial_result(tune_controller, _Named(trial_of(trial.config)), result)
         if action == TrialScheduler.CONTINUE and self.budgets.cut(key):  # CONTINUE: below max_t
-            self.budgets.stopped.add(trial.trial_id)
+            self.budgets.stopped.add(trial_of(trial.config))
             return TrialScheduler.STOP
         return action
 
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict) -> None:
-        self._asha(trial).on_trial_complete(tune_controller, trial, result)
+        if not (result or {}).get(FAILED):
+            self._asha(trial).on_trial_complete(tune_controller, _Named(trial_of(trial.config)), result)
 
     def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
-        self._asha(trial).on_trial_remove(tune_controller, trial)
+        self._asha(trial)._trial_info.pop(trial_of(trial.config), None)
 
     def choose_trial_to_run(self, tune_controller: Any) -> Any:
         from ray.tune.experiment import Trial

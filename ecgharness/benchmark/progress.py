@@ -125,6 +125,19 @@ class ProgressTracker(RunObserver):
         self._last_emit = -1e9
         self._last_key: tuple = ()
 
+    def take_up(self, pair: Pair, trials_done: int, searched: bool, best: float | None, finals_done: int) -> None:
+        """Start from what a stopped run had done of ``pair`` (``bench run --resume``)."""
+        self.done[pair], self.finals_done[pair] = trials_done, finals_done
+        if searched:
+            self.total[pair] = trials_done
+            if best is None:
+                self.finals[pair], self.state[pair] = 0, "done"
+            else:
+                self.best[pair] = best
+                self.state[pair] = "done" if finals_done >= self.finals[pair] else "final"
+        elif trials_done:
+            self.state[pair] = "searching"
+
     def trial_started(self, trial: TrialInfo) -> None:
         self.running.add((trial.pair, trial.trial_id))
         if self.state[trial.pair] == "waiting":

@@ -113,8 +113,17 @@ class FinalConfig:
 
 @dataclass(frozen=True)
 class ResourcesConfig:
+    """What each trial reserves, and how often a trial whose worker or node is lost restarts
+    (``max_failures``, each time from its last checkpoint; a trial whose training raises is
+    recorded failed and never restarted)."""
+
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
+    max_failures: int = 2
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_failures, int) or self.max_failures < 0:
+            raise ValueError(f"resources.max_failures must be a whole number >= 0, got {self.max_failures!r}")
 
     def __post_init__(self) -> None:
         if self.cpus_per_trial <= 0:

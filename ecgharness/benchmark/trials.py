@@ -81,15 +81,33 @@ def _setup(spec: TrialSpec) -> Any:
     return pick_device(bool(gpu_ids))
 
 
-def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec) -> None:
+def failure_reason(error: BaseException, spec: TrialSpec, config: dict[str, Any]) -> str:
+    """One line saying why a trial's training raised; out-of-memory names the batch size and the fix."""
+    import torch
+
+    if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
+        batch = config.get("batch_size", "the default")
+        return (f"{type(error).__name__}: {spec.model} ran out of device memory with batch_size {batch}; lower "
+                "batch_size in the model's space (or the suite's spaces), or give each trial a whole GPU "
+                "(resources.gpus_per_trial: 1)")
+    return error_reason(error)
+
+
+def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec, checkpoints: Any = None) -> None:
     """Ray Tune function trainable: train on train, report validation metrics every epoch
     (with the node and device the trial runs on).
 
     ``config`` holds the sampled hyperparameters only; ``data`` is the dataset without its
-    test split, put into the object store once for all pairs of the dataset.
+    test split, put into the object store once for all pairs of the dataset. With
+    ``checkpoints`` (a :class:`~ecgharness.benchmark.checkpoints.CheckpointFile`) the trial
+    saves its state after every epoch and, started again, goes on from there; its first
+    report then carries the epochs the checkpoint held. A trial whose training raises
+    reports why (under ``failed``) and ends: it is recorded failed and never retried.
     """
     from ray import tune
 
+    from ecgharness.benchmark.multiplex import FAILED, METRIC
+    from ecgharness.benchmark.search import RESTORED, RESUMED_FROM
     from ecgharness.training.loop import train_model
 
     device = _setup(spec)
@@ -97,17 +115,33 @@ def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec) -
     if "test" in data.splits:
         raise RuntimeError("search trials must not receive the test split")
     place = {**where(), "device": str(device)}  # reported with every epoch, stored in the trial's record
+    reported = []
 
     def report(row: dict[str, Any]) -> None:
-        tune.report({**row, **place})
+        extra = {} if checkpoints is None else {RESUMED_FROM: checkpoints.restored_epoch}
+        if checkpoints is not None and not reported:
+            extra[RESTORED] = checkpoints.restored_history
+        reported.append(row["epoch"])
+        tune.report({**row, **place, **extra})
 
-    train_model(data, spec.model, config, spec.training, seed=spec.seed, device=device, report=report)
+    try:
+        train_model(data, spec.model, config, spec.training, seed=spec.seed, device=device, report=report,
+                    checkpoints=checkpoints)
+    except Exception as exc:  # noqa: BLE001 - recorded as the trial's failure; a lost worker never gets here
+        tune.report({FAILED: failure_reason(exc, spec, config), METRIC: float("nan"), **place})
+        return
+    if not reported and checkpoints is not None and checkpoints.restored_history:
+        last = checkpoints.restored_history[-1]  # it had ended before the run stopped: say so again
+        tune.report({**last, **place, RESTORED: checkpoints.restored_history, RESUMED_FROM: checkpoints.restored_epoch})
 
 
-def final_run(config: dict[str, Any], data: PreparedDataset, spec: TrialSpec, seed: int) -> FinalResult:
-    """Retrain the chosen configuration with ``seed`` and score the test split once."""
+def final_run(config: dict[str, Any], data: PreparedDataset, spec: TrialSpec, seed: int,
+              checkpoints: Any = None) -> FinalResult:
+    """Retrain the chosen configuration with ``seed`` and score the test split once (going on
+    from the retrain's checkpoint, if ``checkpoints`` holds one)."""
     from ecgharness.training.loop import train_model
 
     device = _setup(spec)
-    outcome = train_model(data, spec.model, config, spec.training, seed=seed, device=device, evaluate_test=True)
+    outcome = train_model(data, spec.model, config, spec.training, seed=seed, device=device, evaluate_test=True,
+                          checkpoints=checkpoints)
     return FinalResult(seed=seed, outcome=outcome, device=str(device), pid=os.getpid(), **where())

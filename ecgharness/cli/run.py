@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   bench run --suite ptbxl --data-root ~/ecg-data --num-samples 2 --max-epochs 2
   bench run --suite all --time-budget 7200         # search two hours at most, then final evaluation
   bench run --wandb --wandb-project ecg --wandb-entity my-team   # also log to Weights & Biases
+  bench run --resume results/quick/20261207-101500  # go on with a run that was stopped, killed or lost its cluster
 """
 
 
@@ -37,7 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "pair's best trial so far goes to final evaluation (per pair: search.time_budget_s)")
     p.add_argument("--address", help="Ray cluster to join ('auto' or ray://host:10001); default: start a new local "
                                      "Ray, never one `ray start` left running")
-    p.add_argument("--storage", help="Tune experiment storage path or URI (default: inside the run folder)")
+    p.add_argument("--storage", help="checkpoints and Tune state: a path every node sees, or a URI such as "
+                                     "s3://bucket/ecg (default: inside the run folder)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="go on with the run in RUN_DIR (stopped by Ctrl-C or SIGTERM, killed, or left by a lost "
+                        "cluster): finished trials and scored seeds are kept, unfinished trials go on from their "
+                        "checkpoints; the suite is the run's own (suite options are refused)")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="results store root (default ./results)")
     p.add_argument("--data-root", help="raw data root (default $ECGHARNESS_DATA or ./data)")
     p.add_argument("--cache-dir", help="prepared-array cache (default $ECGHARNESS_CACHE or ~/.cache/ecgharness)")
@@ -68,28 +74,50 @@ def observers(args: argparse.Namespace) -> list:
     return chosen
 
 
+_SUITE_OPTIONS = ("models", "datasets", "num_samples", "max_epochs", "seeds", "cpus_per_trial", "gpus_per_trial",
+                  "max_concurrent", "run_id")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ecgharness.benchmark.runner import RunOptions, run_suite
-    from ecgharness.benchmark.suite import load_suite, with_overrides
+    from ecgharness.benchmark.lifeline import CLUSTER_LOST_EXIT, ClusterLost, RunStopped
+    from ecgharness.benchmark.runner import RunOptions, resume_suite, run_suite
+    from ecgharness.errors import ConfigError
     from ecgharness.leaderboard import read_run, render_leaderboard
 
     if args.time_budget is not None and args.time_budget <= 0:
-        from ecgharness.errors import ConfigError
-
         raise ConfigError(f"--time-budget {args.time_budget:g}: give a positive number of seconds")
-    suite = with_overrides(
-        load_suite(args.suite),
-        models=args.models, datasets=args.datasets, num_samples=args.num_samples,
-        max_epochs=args.max_epochs, seeds=args.seeds, cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial, max_concurrent_trials=args.max_concurrent,
-    )
     options = RunOptions(
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         address=args.address, storage=args.storage, run_id=args.run_id, num_cpus=args.num_cpus,
         max_lost_share=args.max_lost_share, time_budget_s=args.time_budget,
     )
-    run_dir = run_suite(suite, options, observers(args))
+    try:
+        if args.resume is not None:
+            given = [f"--{o.replace('_', '-')}" for o in _SUITE_OPTIONS if getattr(args, o) is not None]
+            if given or args.suite != "quick":
+                raise ConfigError(f"--resume goes on with the run's own suite; drop {', '.join(given) or '--suite'}")
+            run_dir = resume_suite(args.resume, options, observers(args))
+        else:
+            run_dir = run_suite(_suite(args), options, observers(args))
+    except RunStopped as stop:
+        print(f"\n{stop}", flush=True)
+        return 130 if stop.signal_name == "SIGINT" else 143
+    except ClusterLost as lost:
+        print(f"\nerror: {lost}", flush=True)
+        return CLUSTER_LOST_EXIT
     print()
     print(render_leaderboard(read_run(run_dir), "table"))
     print(f"\nresults written to {run_dir}")
     return 0
+
+
+def _suite(args: argparse.Namespace):
+    """The suite of ``--suite`` with the command line's overrides."""
+    from ecgharness.benchmark.suite import load_suite, with_overrides
+
+    return with_overrides(
+        load_suite(args.suite),
+        models=args.models, datasets=args.datasets, num_samples=args.num_samples,
+        max_epochs=args.max_epochs, seeds=args.seeds, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, max_concurrent_trials=args.max_concurrent,
+    )

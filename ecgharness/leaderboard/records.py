@@ -40,6 +40,7 @@ class TrialRecord:
     node_id: str = ""  # the Ray node, its IP and the torch device the trial trained on
     node_ip: str = ""
     device: str = ""
+    retries: int = 0  # restarts after its worker or node was lost (each from its last checkpoint)
 
     def row(self) -> dict[str, Any]:
         return {**self.__dict__, "config": config_json(self.config)}

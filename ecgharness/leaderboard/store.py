@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ecgharness.leaderboard.journal import Journal, plain
 from ecgharness.leaderboard.records import (WEIGHTS_DIR, FailureRecord, FinalRecord, TrialRecord, config_json,
                                             prediction_name, weights_name)
 
@@ -58,17 +59,37 @@ _COLUMNS = {
 
 class RunWriter:
     """Writes one run folder; every table is rewritten on :meth:`save`, so an interrupted run
-    keeps what had finished."""
+    keeps what had finished. With a ``journal``, every row is also appended to it as it is
+    added, and :meth:`reopen` rebuilds the tables of a run that stopped."""
 
-    def __init__(self, run_dir: Path, suite: str) -> None:
+    def __init__(self, run_dir: Path, suite: str, journal: Journal | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.suite = suite
+        self.journal = journal
         self.trials: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
         self.final_runs: list[dict[str, Any]] = []
         self.final_metrics: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self.searches: list[dict[str, Any]] = []
+
+    @classmethod
+    def reopen(cls, run_dir: Path, suite: str, events: list[dict[str, Any]], journal: Journal) -> "RunWriter":
+        """The writer of a stopped run, holding every row its journal ``events`` recorded."""
+        writer = cls(run_dir, suite, journal)
+        for event in events:
+            if event["kind"] == "rows":
+                for table, rows in event["tables"].items():
+                    getattr(writer, table).extend(rows)
+        return writer
+
+    def _add(self, **tables: list[dict[str, Any]]) -> None:
+        """Add rows to tables (named by attribute), journaled as one event: all or none of them."""
+        tables = {name: [plain(r) for r in rows] for name, rows in tables.items()}
+        for name, rows in tables.items():
+            getattr(self, name).extend(rows)
+        if self.journal is not None:
+            self.journal.write("rows", tables=tables)
 
     def create(self, suite: dict[str, Any], provenance: dict[str, Any]) -> None:
         """Make the folder (it must not exist) with its format, suite and provenance files."""
@@ -78,19 +99,19 @@ class RunWriter:
         write_json(self.run_dir / "provenance.json", provenance)
 
     def add_trial(self, trial: TrialRecord) -> None:
-        self.trials.append(trial.row())
+        self._add(trials=[trial.row()])
 
     def add_history(self, dataset: str, model: str, rows: list[dict[str, Any]]) -> None:
         """Epoch rows of a pair's trials (each with its ``trial_id``), in the order they were reported."""
-        self.history += [{"dataset": dataset, "model": model, **row} for row in rows]
+        self._add(history=[{"dataset": dataset, "model": model, **row} for row in rows])
 
     def add_search(self, dataset: str, model: str, trials: int, seconds: float, budget_cut: str = "") -> None:
         """A pair's search has ended; ``budget_cut`` says why a time budget ended it early."""
-        self.searches.append({"dataset": dataset, "model": model, "trials": trials, "seconds": round(seconds, 3),
-                              "budget_cut": budget_cut})
+        self._add(searches=[{"dataset": dataset, "model": model, "trials": trials, "seconds": round(seconds, 3),
+                              "budget_cut": budget_cut}])
 
     def add_failure(self, failure: FailureRecord) -> None:
-        self.failures.append(dict(failure.__dict__))
+        self._add(failures=[dict(failure.__dict__)])
 
     def add_final(self, final: FinalRecord) -> None:
         """Store a final run's predictions, its row and its test metrics."""
@@ -101,10 +122,10 @@ class RunWriter:
                             labels=final.labels, class_names=np.array(final.class_names), **extra)
         if final.weights is not None:
             self._write_weights(final)
-        self.final_runs.append(final.run_row())
-        self.final_metrics += [{"suite": self.suite, "dataset": final.dataset, "model": final.model,
-                                "seed": final.seed, "split": "test", "metric": metric, "value": value}
-                               for metric, value in final.metrics.items()]
+        self._add(final_runs=[final.run_row()],
+                  final_metrics=[{"suite": self.suite, "dataset": final.dataset, "model": final.model,
+                                  "seed": final.seed, "split": "test", "metric": metric, "value": value}
+                                 for metric, value in final.metrics.items()])
 
     def _write_weights(self, final: FinalRecord) -> None:
         """The weights as safetensors (no pickled code) and their metadata as JSON beside them."""
