@@ -50,6 +50,8 @@ class RunOptions:
             run stops (overrides the suite's per-dataset ``max_lost_share``).
         time_budget_s: Seconds the whole suite may search (then every pair's best trial so far
             goes to final evaluation); None: no limit.
+        cluster_timeout_s: Seconds the cluster's head may not answer before the run ends (then
+            within another ``cluster_timeout_s / 2`` at most, resumable).
     """
 
     results_dir: Path = Path("results")
@@ -61,6 +63,7 @@ class RunOptions:
     num_cpus: int | None = None
     max_lost_share: float | None = None  # overrides each dataset entry's
     time_budget_s: float | None = None
+    cluster_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -294,8 +297,10 @@ def _execute(suite: Suite, run_dir: Path, options: RunOptions, listeners: list[R
             lost.append(message)
             stopping.set()
 
-        with stop_on_signals(stopping) as received, ClusterWatch(cluster.address, on_lost,
-                                                                hard_exit=lambda m: _lost_exit(m, run_dir)):
+        watch = ClusterWatch(cluster.address, on_lost, lost_after_s=options.cluster_timeout_s,
+                             every_s=min(5.0, options.cluster_timeout_s / 4), grace_s=options.cluster_timeout_s / 2,
+                             hard_exit=lambda m: _lost_exit(m, run_dir))
+        with stop_on_signals(stopping) as received, watch:
             search_and_evaluate(suite, plan, searches, datasets, storage, writer, Observers([*listeners, progress]),
                                 progress, options.time_budget_s, slots, resume, stopping, session)
         if lost:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+from ecgharness.cli.supervise import DRIVER_ENV
 
 EXAMPLES = """examples:
   bench run                                         # quick suite, embedded sample, offline
@@ -40,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "Ray, never one `ray start` left running")
     p.add_argument("--storage", help="checkpoints and Tune state: a path every node sees, or a URI such as "
                                      "s3://bucket/ecg (default: inside the run folder)")
+    p.add_argument("--cluster-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="end the run (resumable) once the Ray cluster's head has not answered for this long "
+                        "(default 60)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="go on with the run in RUN_DIR (stopped by Ctrl-C or SIGTERM, killed, or left by a lost "
                         "cluster): finished trials and scored seeds are kept, unfinished trials go on from their "
@@ -89,8 +95,12 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         address=args.address, storage=args.storage, run_id=args.run_id, num_cpus=args.num_cpus,
-        max_lost_share=args.max_lost_share, time_budget_s=args.time_budget,
+        max_lost_share=args.max_lost_share, time_budget_s=args.time_budget, cluster_timeout_s=args.cluster_timeout,
     )
+    if args.cluster_timeout <= 0:
+        raise ConfigError(f"--cluster-timeout {args.cluster_timeout:g}: give a positive number of seconds")
+    if args.address and not os.environ.get(DRIVER_ENV):  # a cluster may take the driver down with it: watch it
+        return _supervised(args)
     try:
         if args.resume is not None:
             given = [f"--{o.replace('_', '-')}" for o in _SUITE_OPTIONS if getattr(args, o) is not None]
@@ -109,6 +119,22 @@ def run(args: argparse.Namespace) -> int:
     print(render_leaderboard(read_run(run_dir), "table"))
     print(f"\nresults written to {run_dir}")
     return 0
+
+
+def _supervised(args: argparse.Namespace) -> int:
+    """``bench run --address``: the same command in a watched child process (see :mod:`ecgharness.cli.supervise`)."""
+    from datetime import datetime
+
+    from ecgharness.cli.supervise import supervise
+
+    argv = list(args.argv)
+    if args.resume is not None:
+        run_dir = args.resume.resolve()
+    else:
+        run_id = args.run_id or datetime.now().strftime("%Y%m%d-%H%M%S")
+        argv += [] if args.run_id else ["--run-id", run_id]
+        run_dir = (args.results_dir / _suite(args).name / run_id).resolve()
+    return supervise(argv, run_dir, args.address)
 
 
 def _suite(args: argparse.Namespace):
