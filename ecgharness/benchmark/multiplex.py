@@ -26,6 +26,8 @@ PAIR_KEY = "_pair"  # config entry naming a trial's pair (``dataset/model``); ne
 TRIAL_KEY = "_trial"  # config entry naming the trial for good: the Tune id it was first suggested with
 METRIC, MODE, TIME_ATTR = "best_score", "max", "epoch"
 FAILED = "failed"  # result entry of a trial whose training raised: its reason (it is never retried)
+RESTORED = "restored"  # result entry: the epochs a trial's checkpoint held when it went on from it
+RESUMED_FROM = "resumed_from"  # result entry: the epoch of the checkpoint the trial went on from (0: none)
 
 
 def pair_of(config: dict[str, Any]) -> str:

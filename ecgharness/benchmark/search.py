@@ -12,15 +12,13 @@ import math
 import time
 from typing import Any
 
-from ecgharness.benchmark.multiplex import FAILED
+from ecgharness.benchmark.multiplex import FAILED, RESTORED, RESUMED_FROM
 from ecgharness.benchmark.observers import BestTrial, Observers, Pair, SearchDone, TrialEnd, TrialInfo
 from ecgharness.benchmark.trials import error_reason
 from ecgharness.leaderboard.store import BUDGET_STATUS, FailureRecord, RunWriter, TrialRecord
 
 _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "score", "best_score", "early_stopped", "node_ip")
 _PLACE_KEYS = ("node_id", "node_ip", "device")  # where the trial ran, reported with its epochs
-RESTORED = "restored"  # result entry: the epochs a trial's checkpoint held when it went on from it
-RESUMED_FROM = "resumed_from"  # result entry: the epoch of the checkpoint the trial went on from (0: none)
 
 
 def trial_error(trial: Any) -> BaseException | None:

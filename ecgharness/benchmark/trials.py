@@ -106,8 +106,7 @@ def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec, c
     """
     from ray import tune
 
-    from ecgharness.benchmark.multiplex import FAILED, METRIC
-    from ecgharness.benchmark.search import RESTORED, RESUMED_FROM
+    from ecgharness.benchmark.multiplex import FAILED, METRIC, RESTORED, RESUMED_FROM
     from ecgharness.training.loop import train_model
 
     device = _setup(spec)

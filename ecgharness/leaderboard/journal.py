@@ -10,7 +10,6 @@ shows as unfinished go on from their checkpoints. A line cut short by a kill is 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -90,6 +89,3 @@ def sessions(events: list[dict[str, Any]]) -> int:
     """How many times the run has started (its next session number)."""
     return 1 + max((int(e.get("session", 0)) for e in events), default=-1)
 
-
-def finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -9,10 +9,10 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
     format.json           {"format": "ecgharness-run", "version": 2}
     suite.yaml            resolved suite (after command-line overrides)
     provenance.json       git hash, package versions, hardware, command line, datasets
-    trials.csv            one row per search trial: config, status, epochs, best validation score, and
-                          the Ray node (id, IP) and device it trained on
+    trials.csv            one row per search trial: config, status, epochs, best validation score, the
+                          Ray node (id, IP) and device it trained on, and its restarts after a lost node
                           (status "stopped by time budget": the pair's or the suite's budget ended it)
-    trial_history.csv     one row per trial and epoch: the metrics each trial reported
+    trial_history.csv     one row per trial and epoch: the metrics each trial reported, and the node
     final_runs.csv        one row per (dataset, model, seed) final run: params, time, throughput,
                           device, Ray node (id, IP)
     final_metrics.csv     long format: suite, dataset, model, seed, split, metric, value
@@ -24,6 +24,10 @@ Layout of ``<results>/<suite>/<run-id>/`` (format version :data:`FORMAT_VERSION`
                           it short (empty when none did)
     status.json           progress of the suite (pairs searching / in final / done, trials, slots), kept
                           current while the run goes on; ``bench status`` prints it
+    journal.jsonl         every row above and every search event, appended as it happens (what
+                          ``bench run --resume`` rebuilds the run from); ends with a "finished" event
+    tune/                 Tune's state and, while the run goes on, checkpoints/ (one per unfinished
+                          trial or final seed; removed when the run finishes); elsewhere with --storage
     logs/                 Ray's and Tune's own logs
 """
 
