@@ -130,7 +130,7 @@ def test_a_killed_run_resumes_without_rerunning_finished_trials(tmp_path) -> Non
     out, _ = again.communicate(timeout=600)
     assert again.returncode == 0, out[-3000:]
     counts = _check_resumed(run_dir)
-    print(counts)
+    print(f"\nkill -9 then resume: {counts}")
     assert counts["finished_before"] >= 2 and counts["resumed"] >= 1
     assert "cnn_lstm" in out and "resnet_se" in out  # the leaderboard of the whole run
     assert not (run_dir / "tune" / "checkpoints").exists()  # a finished run keeps no checkpoints
@@ -151,6 +151,7 @@ def test_sigterm_stops_the_run_within_seconds_and_it_resumes(tmp_path) -> None:
     took = time.monotonic() - sent
     assert first.returncode == 143, out[-3000:]
     assert took < 30, f"SIGTERM took {took:.0f} s to stop the run"
+    print(f"\nSIGTERM: the run stopped {took:.1f} s later")
     assert f"bench run --resume {run_dir}" in out
     assert json.loads((run_dir / "status.json").read_text())["state"] == "stopped"
 
