@@ -9,7 +9,7 @@ and counts from the run's journal:
   before the kill and trained again (its checkpoint is written before each report);
 - whether the resumed run is complete: as many trials per pair and scored seeds as the suite plans.
 
-Usage: python benchmarks/resume.py [--rounds 5] [--seed 0] [--min-s 8] [--max-s 40]
+Usage: python benchmarks/resume.py [--rounds 5] [--seed 0] [--min-s 5] [--max-s 25]
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--min-s", type=float, default=8.0)
-    parser.add_argument("--max-s", type=float, default=40.0)
+    parser.add_argument("--min-s", type=float, default=5.0)
+    parser.add_argument("--max-s", type=float, default=25.0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     rows = []
