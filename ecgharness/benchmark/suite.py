@@ -123,9 +123,7 @@ class ResourcesConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_failures, int) or self.max_failures < 0:
-            raise ValueError(f"resources.max_failures must be a whole number >= 0, got {self.max_failures!r}")
-
-    def __post_init__(self) -> None:
+            raise ValueError(f"max_failures must be a whole number >= 0, got {self.max_failures!r}")
         if self.cpus_per_trial <= 0:
             raise ValueError(f"cpus_per_trial must be positive, got {self.cpus_per_trial}")
         if self.gpus_per_trial < 0:
