@@ -172,8 +172,16 @@ def test_progress_counts_pairs_trials_slots_and_writes_them_for_bench_status(tmp
     out = capsys.readouterr().out
     assert "0 searching" not in out and "1 searching, 0 in final, 1/2 done" in out
     assert "ds/cnn_lstm" in out and "trials 3/3  final 2/2" in out and "trials 0/3  final 0/2" in out
+    assert "--resume" not in out  # it runs, and wrote just now
     assert main(["status", "nope", "--results-dir", str(tmp_path)]) == 2
     assert "no status.json" in capsys.readouterr().err
+
+    write_status(run_dir, {**written[-1], "updated": time.time() - 600})  # a killed driver's last word
+    assert main(["status", "r1", "--results-dir", str(tmp_path)]) == 0
+    assert f"no update for 10 min: if the run's process is gone" in capsys.readouterr().out
+    write_status(run_dir, {**written[-1], "state": "stopped"})
+    assert main(["status", "r1", "--results-dir", str(tmp_path)]) == 0
+    assert f"the run was stopped; go on with: bench run --resume {run_dir.resolve()}" in capsys.readouterr().out
 
 
 def test_console_redraws_one_status_line_on_a_terminal_and_prints_plain_lines_otherwise() -> None:

@@ -58,4 +58,25 @@ def run(args: argparse.Namespace) -> int:
         cut = f"  (search cut: {p.budget_cut})" if p.budget_cut else ""
         print(f"  {p.pair:<32} {p.state:<9} trials {p.trials_done}/{p.trials_total}  "
               f"final {p.finals_done}/{p.finals_total}{best}{cut}")
+    hint = resume_hint(status, folder)
+    if hint:
+        print(hint)
     return 0
+
+
+STALE_S = 120.0  # a running run rewrites its status every few seconds at most
+
+
+def resume_hint(status, folder: Path, now: float | None = None) -> str:
+    """How to go on with a run that stopped, or that says it runs but has not written for long
+    (its driver was killed, or its cluster went away)."""
+    import time
+
+    resume = f"go on with: bench run --resume {folder.resolve()}"
+    if status.state == "stopped":
+        return f"the run was stopped; {resume}"
+    quiet = (now or time.time()) - status.updated
+    if status.state == "running" and quiet > STALE_S:
+        return (f"no update for {quiet / 60:.0f} min: if the run's process is gone (killed, or its cluster went "
+                f"away), {resume}")
+    return ""
