@@ -70,8 +70,8 @@ def count(run_dir: Path) -> dict:
     rerun = {e["trial"] for e in events if e["session"] > 0 and e["kind"] == "start"} & ended
     went_on: dict[str, int] = {}
     for e in events:
-        if e["session"] > 0 and e["kind"] == "result" and "resumed_from" in e["row"]:
-            went_on.setdefault(e["trial"], e["row"]["resumed_from"])
+        if e["session"] > 0 and e["kind"] == "resumed":
+            went_on.setdefault(e["trial"], e["epoch"])
     twice = sum(max(0, heard.get(t, 0) - k) for t, k in went_on.items())
     trials, finals = pd.read_csv(run_dir / "trials.csv"), pd.read_csv(run_dir / "final_runs.csv")
     complete = (trials.groupby("model").size() == TRIALS).all() and len(trials) == 2 * TRIALS \

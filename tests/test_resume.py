@@ -106,8 +106,8 @@ def _check_resumed(run_dir: Path) -> dict:
     for trial_id, epoch in heard.items():
         if trial_id in ended:
             continue
-        went_on = [e["row"]["resumed_from"] for e in after if e["kind"] == "result" and e["trial"] == trial_id
-                   and e["session"] > 0 and "resumed_from" in e["row"]]
+        went_on = [e["epoch"] for e in after if e["kind"] == "resumed" and e["trial"] == trial_id
+                   and e["session"] > 0]
         assert went_on, f"{trial_id} did not go on in the resumed run"
         # the checkpoint is saved before the epoch is reported: it holds every epoch heard, or one more
         assert went_on[0] in (epoch, epoch + 1), f"{trial_id} went on from epoch {went_on[0]}, {epoch} was heard"

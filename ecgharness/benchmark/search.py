@@ -127,6 +127,8 @@ class PairTrials:
         if result.get(FAILED):
             self.failed[trial_id] = str(result[FAILED])
             return
+        if RESTORED in result and trial_id in self.last:  # a trial the run had heard of starts again
+            self._journal("resumed", trial_id, epoch=int(result.get(RESUMED_FROM, 0)))
         for row in result.get(RESTORED) or []:  # epochs saved by a checkpoint that were never heard of
             if self._keep(trial_id, row):
                 self._journal("result", trial_id, row=row)
