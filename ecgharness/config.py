@@ -84,14 +84,22 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     return value
 
 
+def plain(value: Any) -> Any:
+    """``value`` as YAML/JSON-friendly values: tuples become lists, numpy scalars and arrays
+    Python numbers and lists, through dictionaries and lists."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A dataclass as plain YAML/JSON-friendly values (tuples become lists)."""
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-
     return plain(dataclasses.asdict(obj))

@@ -120,7 +120,8 @@ def test_search_trials_never_receive_the_test_split(synthetic, monkeypatch) -> N
 
     monkeypatch.setattr(runner, "SharedDataset", Local)
     suite = parse_suite({"name": "t", "datasets": ["synthetic"], "models": ["cnn_lstm"]}, "t.yaml")
-    handed = runner.search_data(runner.plan_pairs(suite, {"synthetic": synthetic}), {"synthetic": synthetic})
+    plan = runner.plan_pairs(suite, {"synthetic": synthetic})
+    handed = runner.search_data((pair for pair, _ in plan.pairs), {"synthetic": synthetic})
     assert [sorted(d.get().splits) for d in handed.values()] == [["train", "val"]]
     with pytest.raises(RuntimeError, match="must not receive the test split"):
         trials.search_trial({}, Local(synthetic), trials.TrialSpec("cnn_lstm", TrainConfig(max_epochs=1)))

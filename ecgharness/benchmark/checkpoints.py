@@ -49,11 +49,15 @@ class CheckpointFile:
     def uri(self) -> str:
         return f"{self.root.rstrip('/')}/{self.key}.pt"
 
+    def _file(self) -> tuple[Any, str, str]:
+        """(filesystem, folder inside it, checkpoint path inside it)."""
+        filesystem, base = _filesystem(self.root)
+        return filesystem, base, f"{base}/{self.key}.pt"
+
     def load(self) -> dict[str, Any] | None:
         from pyarrow import fs as pafs
 
-        filesystem, base = _filesystem(self.root)
-        path = f"{base}/{self.key}.pt"
+        filesystem, _, path = self._file()
         if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
             return None
         with filesystem.open_input_stream(path) as f:
@@ -63,13 +67,17 @@ class CheckpointFile:
         return state
 
     def save(self, state: dict[str, Any]) -> None:
-        filesystem, base = _filesystem(self.root)
+        filesystem, base, path = self._file()
         filesystem.create_dir(base, recursive=True)
-        tmp, path = f"{base}/.{self.key}.pt.tmp", f"{base}/{self.key}.pt"
+        tmp = f"{base}/.{self.key}.pt.tmp"
         with filesystem.open_output_stream(tmp) as f:
             f.write(to_bytes(state))
         filesystem.move(tmp, path)
 
+
+def checkpoints_root(storage: str) -> str:
+    """Where a run whose Tune storage is ``storage`` (a folder or URI) keeps its checkpoints."""
+    return f"{storage.rstrip('/')}/{CHECKPOINTS_DIR}"
 
 
 def clear(root: str) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 
+from ecgharness.benchmark.checkpoints import CheckpointFile
 from ecgharness.benchmark.observers import BestTrial, FinalDone, Observers, Pair
 from ecgharness.benchmark.ray_session import SharedDataset
 from ecgharness.benchmark.suite import Suite
@@ -123,8 +124,6 @@ class FinalRuns:
         if pair.dataset not in self.shared:  # one object-store copy per dataset, shared by all its pairs
             data = final_data(suite, self.datasets[pair.dataset])
             self.shared[pair.dataset] = SharedDataset.put(data, keep_test=True)
-        from ecgharness.benchmark.checkpoints import CheckpointFile
-
         self.best[pair] = trial
         for seed in suite.final.seeds:
             if (pair.dataset, pair.model, seed) in self.done:

@@ -49,7 +49,11 @@ class RunStopped(Exception):
 
 
 class ClusterLost(RuntimeError):
-    """The Ray cluster of the run went away."""
+    """The Ray cluster of the run went away (``reason`` says how); it can be resumed on another."""
+
+    def __init__(self, reason: str, run_dir: object) -> None:
+        super().__init__(f"{reason}; what finished is saved in {run_dir}. Start a cluster and go on with: "
+                         f"bench run --resume {run_dir}")
 
 
 @contextmanager
@@ -96,8 +100,8 @@ class ClusterWatch:
     Args:
         address: The GCS address (``host:port``).
         on_lost: Called once with the error message when the cluster is lost.
-        hard_exit: Called if the run does not end after ``on_lost`` (default: exit with
-            :data:`CLUSTER_LOST_EXIT`).
+        hard_exit: Called with the message if the run does not end after ``on_lost`` (default:
+            :func:`exit_lost`).
         probe: Tells whether the GCS answers (default: a TCP connection to it).
     """
 
@@ -106,7 +110,7 @@ class ClusterWatch:
                  probe: Callable[[str], bool] = gcs_reachable) -> None:
         self.address, self.on_lost, self.probe = address, on_lost, probe
         self.lost_after_s, self.every_s, self.grace_s = lost_after_s, every_s, grace_s
-        self.hard_exit = hard_exit or _exit
+        self.hard_exit = hard_exit or exit_lost
         self.lost: str | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="ecgharness-cluster-watch", daemon=True)
@@ -134,7 +138,9 @@ class ClusterWatch:
                 return
 
 
-def _exit(message: str) -> None:
+def exit_lost(message: str) -> None:
+    """End the process at once with :data:`CLUSTER_LOST_EXIT`, saying why (Ray calls that retry
+    a lost cluster would block a clean shutdown)."""
     import os
 
     print(f"error: {message}; the run could not shut down cleanly and exits now", file=sys.stderr, flush=True)

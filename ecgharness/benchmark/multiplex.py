@@ -256,10 +256,6 @@ class PairASHA(TrialScheduler):
             if METRIC in row and TIME_ATTR in row:
                 asha._trial_info[trial_id].on_result(_Named(trial_id), row[TIME_ATTR], asha._metric_op * row[METRIC])
 
-    def rungs(self, key: str) -> list[dict[str, float]]:
-        """The pair's rung records (trial id -> score), lowest milestone first."""
-        return [dict(recorded) for _, recorded in reversed(self.brackets[key]._brackets[0]._rungs)]
-
     def _asha(self, trial: Any) -> ASHAScheduler:
         return self.brackets[pair_of(trial.config)]
 

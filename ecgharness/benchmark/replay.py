@@ -15,6 +15,7 @@ from typing import Any
 
 # event kinds of the search, beside the store's "rows"
 SUGGEST, START, RESULT, RETRY, END, SEARCHED = "suggest", "start", "result", "retry", "end", "searched"
+_SEARCH = (SUGGEST, START, RESULT, RETRY, END, SEARCHED)
 
 
 @dataclass
@@ -56,7 +57,7 @@ def replay(events: list[dict[str, Any]]) -> dict[str, PairLog]:
     times: dict[str, dict[int, list[float]]] = {}
     for event in events:
         kind, key = event["kind"], event.get("pair")
-        if key is None or kind not in (SUGGEST, START, RESULT, RETRY, END, SEARCHED):
+        if key is None or kind not in _SEARCH:
             continue
         log = logs.setdefault(key, PairLog())
         times.setdefault(key, {}).setdefault(int(event.get("session", 0)), []).append(float(event["t"]))
@@ -82,6 +83,6 @@ def suite_seconds(events: list[dict[str, Any]]) -> float:
     """Time the suite searched over every session of the run (its time budget counts it)."""
     times: dict[int, list[float]] = {}
     for event in events:
-        if event["kind"] in (SUGGEST, START, RESULT, RETRY, END, SEARCHED):
+        if event["kind"] in _SEARCH:
             times.setdefault(int(event.get("session", 0)), []).append(float(event["t"]))
     return _spans(times)

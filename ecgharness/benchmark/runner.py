@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Iterable
 
 from ecgharness.benchmark import provenance
-from ecgharness.benchmark.checkpoints import CHECKPOINTS_DIR
+from ecgharness.benchmark.checkpoints import checkpoints_root
 from ecgharness.benchmark.checkpoints import clear as clear_checkpoints
 from ecgharness.benchmark.final import evaluate_floors
-from ecgharness.benchmark.lifeline import (CLUSTER_LOST_EXIT, ClusterLost, ClusterWatch, RunStopped, StopFlag,
+from ecgharness.benchmark.lifeline import (ClusterLost, ClusterWatch, RunStopped, StopFlag, exit_lost,
                                            stop_on_signals)
 from ecgharness.benchmark.observers import ClusterInfo, Observers, Pair, RunInfo, RunObserver
 from ecgharness.benchmark.progress import ProgressTracker
@@ -106,9 +106,9 @@ def _provenance(suite: Suite, run_id: str, datasets: dict[str, PreparedDataset])
     })
 
 
-def search_data(plan: _Plan, datasets: dict[str, PreparedDataset]) -> dict[str, SharedDataset]:
-    """One object-store copy per dataset, without its test split, for every pair's search trials."""
-    names = dict.fromkeys(pair.dataset for pair, _ in plan.pairs)
+def search_data(pairs: Iterable[Pair], datasets: dict[str, PreparedDataset]) -> dict[str, SharedDataset]:
+    """One object-store copy per dataset of ``pairs``, without its test split, for their search trials."""
+    names = dict.fromkeys(pair.dataset for pair in pairs)
     return {name: SharedDataset.put(datasets[name], keep_test=False) for name in names}
 
 
@@ -128,7 +128,7 @@ def pair_searches(suite: Suite, plan: _Plan, datasets: dict[str, PreparedDataset
     return out
 
 
-def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dict[str, PreparedDataset],
+def search_and_evaluate(suite: Suite, searches: list, datasets: dict[str, PreparedDataset],
                         storage: str, writer: RunWriter, observers: Observers, progress: ProgressTracker,
                         time_budget_s: float | None, slots: int, resume: _Resume, stopping: StopFlag,
                         session: int = 0) -> None:
@@ -144,7 +144,7 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
     from ecgharness.benchmark.observers import BestTrial
     from ecgharness.benchmark.schedule import pair_trial, run_schedule
 
-    checkpoints = f"{storage.rstrip('/')}/{CHECKPOINTS_DIR}"
+    checkpoints = checkpoints_root(storage)
     retries = suite.resources.max_failures
     finals = FinalRuns(suite, datasets, writer, observers, checkpoints, resume.finals_done, retries)
     planned = len(searches) * len(suite.final.seeds)
@@ -154,7 +154,7 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
             finals.submit(s.pair, BestTrial(**log.best), planned)
     left = [s for s in searches if not (s.key in resume.logs and resume.logs[s.key].searched)]
     if left:
-        shared = search_data(plan, datasets)
+        shared = search_data((s.pair for s in left), datasets)
         threads = max(1, int(suite.resources.cpus_per_trial))
         specs = {s.key: TrialSpec(model=s.pair.model, training=suite.training, threads=threads,
                                   imports=tuple(suite.imports), seed=suite.search.seed) for s in left}
@@ -185,7 +185,6 @@ class _Resume:
     """What a stopped run had done: its journal's events folded per pair, the final seeds it
     had scored, and the time its sessions searched (empty for a new run)."""
 
-    events: tuple = ()
     logs: dict = field(default_factory=dict)
     finals_done: frozenset = frozenset()
     suite_seconds: float = 0.0
@@ -196,7 +195,7 @@ class _Resume:
 
         done = frozenset((r["dataset"], r["model"], int(r["seed"])) for r in writer.final_runs
                          if r.get("kind") == "model")
-        return cls(tuple(events), replay(events), done, suite_seconds(events))
+        return cls(replay(events), done, suite_seconds(events))
 
 
 def run_suite(suite: Suite, options: RunOptions = RunOptions(),
@@ -299,18 +298,17 @@ def _execute(suite: Suite, run_dir: Path, options: RunOptions, listeners: list[R
 
         watch = ClusterWatch(cluster.address, on_lost, lost_after_s=options.cluster_timeout_s,
                              every_s=min(5.0, options.cluster_timeout_s / 4), grace_s=options.cluster_timeout_s / 2,
-                             hard_exit=lambda m: _lost_exit(m, run_dir))
+                             hard_exit=lambda m: exit_lost(str(ClusterLost(m, run_dir))))
         with stop_on_signals(stopping) as received, watch:
-            search_and_evaluate(suite, plan, searches, datasets, storage, writer, Observers([*listeners, progress]),
+            search_and_evaluate(suite, searches, datasets, storage, writer, Observers([*listeners, progress]),
                                 progress, options.time_budget_s, slots, resume, stopping, session)
         if lost:
-            raise ClusterLost(f"{lost[0]}; what finished is saved in {run_dir}. Start a cluster and go on with: "
-                              f"bench run --resume {run_dir}")
+            raise ClusterLost(lost[0], run_dir)
         if stopping.is_set():
             raise RunStopped(run_dir, received.get("signal", "a stop request"))
         state = "finished"
         writer.journal.write("finished")
-        clear_checkpoints(f"{storage.rstrip('/')}/{CHECKPOINTS_DIR}")
+        clear_checkpoints(checkpoints_root(storage))
     finally:
         writer.save()  # whatever finished is kept, even when the run is interrupted
         try:
@@ -331,11 +329,3 @@ def _take_up(progress: ProgressTracker, searches: list, resume: _Resume) -> None
             best = None if log.best is None else log.best.get("score")
             progress.take_up(s.pair, len(log.ended), log.searched, best, done)
 
-
-def _lost_exit(message: str, run_dir: Path) -> None:
-    import os
-    import sys
-
-    print(f"error: {message}; what finished is saved in {run_dir}. Start a cluster and go on with: "
-          f"bench run --resume {run_dir}", file=sys.stderr, flush=True)
-    os._exit(CLUSTER_LOST_EXIT)

@@ -52,6 +52,7 @@ class PairTrials:
         self.pair, self.max_epochs, self.observers = pair, max_epochs, observers
         self.seed, self.headline, self.journal = seed, headline, journal
         self.history: list[dict[str, Any]] = []
+        self._epochs: set[tuple[str, Any]] = set()  # (trial, epoch) of every row in ``history``
         self.last: dict[str, dict[str, Any]] = {}
         self.placed: dict[str, dict[str, Any]] = {}
         self.configs: dict[str, dict[str, Any]] = {}
@@ -113,8 +114,9 @@ class PairTrials:
 
     def _keep(self, trial_id: str, row: dict[str, Any]) -> bool:
         """Keep an epoch row unless the trial's history has that epoch already."""
-        if any(r["trial_id"] == trial_id and r.get("epoch") == row.get("epoch") for r in self.history):
+        if (trial_id, row.get("epoch")) in self._epochs:
             return False
+        self._epochs.add((trial_id, row.get("epoch")))
         kept = {**{k: v for k, v in row.items() if k in _HISTORY_KEYS or k.startswith("val_")}, "trial_id": trial_id}
         self.history.append(kept)
         self.last[trial_id] = kept

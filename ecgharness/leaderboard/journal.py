@@ -15,22 +15,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
+from ecgharness.config import plain
 
 JOURNAL_FILE = "journal.jsonl"
-
-
-def plain(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays as Python numbers and lists (JSON-ready)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 class Journal:

@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ecgharness.leaderboard.journal import Journal, plain
+from ecgharness.config import plain
+from ecgharness.leaderboard.journal import Journal
 from ecgharness.leaderboard.records import (WEIGHTS_DIR, FailureRecord, FinalRecord, TrialRecord, config_json,
                                             prediction_name, weights_name)
 

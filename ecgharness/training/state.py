@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ecgharness.config import plain
+
 CHECKPOINT_VERSION = 1
 
 
@@ -76,11 +78,6 @@ def _set_python_rng(state: list) -> None:
     random.setstate((state[0], tuple(state[1]), state[2]))
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` with numpy scalars as Python numbers (what ``weights_only`` loading accepts)."""
-    return {k: v.item() if isinstance(v, np.generic) else v for k, v in row.items()}
-
-
 def snapshot(progress: LoopState, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
              generator: torch.Generator) -> dict[str, Any]:
     """The checkpoint of a run at the end of ``progress.epoch``."""
@@ -91,8 +88,8 @@ def snapshot(progress: LoopState, model: nn.Module, optimizer: torch.optim.Optim
     return {
         "version": CHECKPOINT_VERSION,
         "epoch": progress.epoch, "best_score": progress.best_score, "best_epoch": progress.best_epoch,
-        "best_state": progress.best_state, "best_val": _plain(progress.best_val), "stale": progress.stale,
-        "train_time": progress.train_time, "seen": progress.seen, "history": [_plain(r) for r in progress.history],
+        "best_state": progress.best_state, "best_val": plain(progress.best_val), "stale": progress.stale,
+        "train_time": progress.train_time, "seen": progress.seen, "history": [plain(r) for r in progress.history],
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(), "rng": rng,
     }
