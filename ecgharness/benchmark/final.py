@@ -4,9 +4,11 @@ once on the test split, as Ray tasks that run side by side."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import numpy as np
 
+from ecgharness.benchmark import distributed
 from ecgharness.benchmark.observers import BestTrial, FinalDone, Observers, Pair
 from ecgharness.benchmark.ray_session import SharedDataset
 from ecgharness.benchmark.suite import Suite
@@ -84,12 +86,15 @@ class FinalRuns:
     each is stored as it returns (a failing retrain is recorded, the others go on)."""
 
     def __init__(self, suite: Suite, datasets: dict[str, PreparedDataset], writer: RunWriter,
-                 observers: Observers) -> None:
+                 observers: Observers, storage: str = "") -> None:
         import ray
 
         self.suite, self.datasets, self.writer, self.observers = suite, datasets, writer, observers
         self.remote = ray.remote(final_run).options(
             num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial, max_retries=0)
+        self.workers = None  # with several workers per trial, each retrain runs on Ray Train workers
+        if suite.resources.workers_per_trial > 1:
+            self.workers = distributed.Workers.of(suite.resources, storage)
         self.shared: dict[str, SharedDataset] = {}
         self.pending: dict = {}
         self.best: dict[Pair, BestTrial] = {}
@@ -107,7 +112,11 @@ class FinalRuns:
             self.shared[pair.dataset] = SharedDataset.put(data, keep_test=True)
         self.best[pair] = trial
         for seed in suite.final.seeds:
-            ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed)
+            if self.workers is None:
+                ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed)
+            else:
+                ref = distributed.final_task().remote(trial.config, self.shared[pair.dataset], spec, seed, self.workers,
+                                                      f"final-{pair.label.replace('/', '-')}-seed{seed}-{uuid.uuid4().hex[:8]}")
             self.pending[ref] = (pair, seed)
         if not self.announced:
             self.announced = True

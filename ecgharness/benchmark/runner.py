@@ -126,6 +126,7 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
     seeds start as soon as its own search ends, while the other pairs go on searching."""
     from ray import tune
 
+    from ecgharness.benchmark import distributed
     from ecgharness.benchmark.final import FinalRuns
     from ecgharness.benchmark.multiplex import Budgets
     from ecgharness.benchmark.schedule import pair_trial, run_schedule
@@ -137,9 +138,13 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
     specs = {s.key: TrialSpec(model=s.pair.model, training=suite.training, threads=threads,
                               imports=tuple(suite.imports), seed=suite.search.seed) for s in searches}
     data = {s.key: shared[s.pair.dataset] for s in searches}
-    resources = {"cpu": suite.resources.cpus_per_trial, "gpu": suite.resources.gpus_per_trial}
-    trainable = tune.with_resources(tune.with_parameters(pair_trial, data=data, specs=specs), resources)
-    finals = FinalRuns(suite, datasets, writer, observers)
+    multi_worker = suite.resources.workers_per_trial > 1
+    if multi_worker:  # Ray Train workers inside each trial
+        trainable = distributed.trainable(data, specs, suite.resources, storage)
+    else:
+        resources = {"cpu": suite.resources.cpus_per_trial, "gpu": suite.resources.gpus_per_trial}
+        trainable = tune.with_resources(tune.with_parameters(pair_trial, data=data, specs=specs), resources)
+    finals = FinalRuns(suite, datasets, writer, observers, storage)
     planned = len(searches) * len(suite.final.seeds)
 
     def tick() -> None:
@@ -148,7 +153,7 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
 
     run_schedule(searches, trainable, storage=storage, name="search", writer=writer, observers=observers,
                  budgets=Budgets(searches, time_budget_s), on_searched=lambda p, b: finals.submit(p, b, planned),
-                 slots=slots, tick=tick)
+                 slots=slots, tick=tick, multi_worker=multi_worker)
     while finals.pending:
         finals.collect(timeout=1.0)
         progress.tick()
@@ -186,7 +191,7 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions(),
         observers.ray_started(cluster)
         res = suite.resources
         searches = pair_searches(suite, plan, datasets)
-        slots = trial_slots(cluster, res.cpus_per_trial, res.gpus_per_trial)
+        slots = trial_slots(cluster, res.worker_cpus, res.worker_gpus, res.workers_per_trial)
         progress = ProgressTracker(suite.name, run_id, {s.pair: s.trials for s in searches},
                                    len(suite.final.seeds), slots, emit=observers.progress,
                                    write=lambda snap: write_status(run_dir, snap.to_dict()))

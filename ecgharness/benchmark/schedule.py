@@ -88,7 +88,8 @@ class _Events(Callback):
 
 def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, name: str, writer: RunWriter,
                  observers: Observers, budgets: Budgets, on_searched: Callable[[Pair, BestTrial | None], None],
-                 slots: int, tick: Callable[[], None] = lambda: None, study_storage: Any = None) -> list[str]:
+                 slots: int, tick: Callable[[], None] = lambda: None, study_storage: Any = None,
+                 multi_worker: bool = False) -> list[str]:
     """Search every pair of ``searches`` in one Tune experiment; the pair keys in the order
     their searches ended.
 
@@ -104,6 +105,10 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
             default for a custom searcher is one, which starts workers one after another).
         tick: Called on every step of Tune's loop (progress, collecting final runs).
         study_storage: Optuna storage for the pairs' studies (None: in memory).
+        multi_worker: Trials train on Ray Train workers (:mod:`ecgharness.benchmark.distributed`):
+            Tune starts at most ``slots`` of them (each reserves almost nothing itself, so Tune's
+            own resource count would start them all) and a new process for each (a stopped
+            trial's workers end with its process).
     """
     pairs = {s.key: PairTrials(s.pair, s.max_epochs, observers, s.seed, s.headline) for s in searches}
     searcher = PairSearcher(searches, budgets, study_storage)
@@ -117,7 +122,9 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         param_space={},
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=PairASHA(searches, budgets),
                                     num_samples=sum(s.trials for s in searches),
-                                    reuse_actors=True),  # a new worker process per trial leaves its slot idle
+                                    max_concurrent_trials=slots if multi_worker else None,
+                                    # a new worker process per trial leaves its slot idle
+                                    reuse_actors=not multi_worker),
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0, callbacks=[events, _Quiet()],
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
