@@ -139,6 +139,11 @@ def search_and_evaluate(suite: Suite, plan: _Plan, searches: list, datasets: dic
                               imports=tuple(suite.imports), seed=suite.search.seed) for s in searches}
     data = {s.key: shared[s.pair.dataset] for s in searches}
     multi_worker = suite.resources.workers_per_trial > 1
+    if multi_worker and not distributed.ENABLED:
+        from ecgharness.errors import ConfigError
+
+        raise ConfigError(f"resources.workers_per_trial {suite.resources.workers_per_trial}: multi-worker trials "
+                          "are not enabled in this version (see README, Resources); set workers_per_trial: 1")
     if multi_worker:  # Ray Train workers inside each trial
         trainable = distributed.trainable(data, specs, suite.resources, storage)
     else:
