@@ -53,8 +53,6 @@ def test_overrides_apply_and_all_expands() -> None:
      "spaces: unknown model 'cnn_lstn'"),
     ({"datasets": ["mitbih_sample"], "models": ["cnn_lstm"], "resources": {"max_failures": -1}},
      "resources: max_failures must be a whole number >= 0, got -1"),
-    ({"datasets": ["mitbih_sample"], "models": ["cnn_lstm"], "resources": {"workers_per_trial": 2}},
-     "resources: unknown key 'workers_per_trial'"),
 ])
 def test_invalid_suites_name_the_problem(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -4,9 +4,11 @@ once on the test split, as Ray tasks that run side by side."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import numpy as np
 
+from ecgharness.benchmark import distributed
 from ecgharness.benchmark.checkpoints import CheckpointFile
 from ecgharness.benchmark.observers import BestTrial, FinalDone, Observers, Pair
 from ecgharness.benchmark.ray_session import SharedDataset
@@ -101,7 +103,7 @@ class FinalRuns:
 
     def __init__(self, suite: Suite, datasets: dict[str, PreparedDataset], writer: RunWriter,
                  observers: Observers, checkpoints: str | None = None,
-                 done: set[tuple[str, str, int]] | None = None, retries: int = 0) -> None:
+                 done: set[tuple[str, str, int]] | None = None, retries: int = 0, storage: str = "") -> None:
         import ray
 
         self.suite, self.datasets, self.writer, self.observers = suite, datasets, writer, observers
@@ -109,6 +111,10 @@ class FinalRuns:
         self.remote = ray.remote(final_run).options(
             num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial,
             max_retries=retries)  # retried only when its worker or node is lost, from its checkpoint
+        self.workers = None  # with several workers per trial, each retrain runs on Ray Train workers
+        if suite.resources.workers_per_trial > 1:
+            self.workers = distributed.Workers.of(suite.resources, storage)
+        self.retries = retries
         self.shared: dict[str, SharedDataset] = {}
         self.pending: dict = {}
         self.best: dict[Pair, BestTrial] = {}
@@ -129,7 +135,12 @@ class FinalRuns:
             if (pair.dataset, pair.model, seed) in self.done:
                 continue
             saved = None if self.checkpoints is None else CheckpointFile(self.checkpoints, final_key(pair, seed))
-            ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed, saved)
+            if self.workers is None:
+                ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed, saved)
+            else:
+                ref = distributed.final_task(self.retries).remote(
+                    trial.config, self.shared[pair.dataset], spec, seed, self.workers,
+                    f"{final_key(pair, seed)}-{uuid.uuid4().hex[:8]}", saved)
             self.pending[ref] = (pair, seed)
         if not self.announced:
             self.announced = True

@@ -101,11 +101,12 @@ def cluster_info(local: bool, owned: bool) -> ClusterInfo:
     return ClusterInfo(address, local, nodes, dict(ray.cluster_resources()), owned)
 
 
-def trial_slots(cluster: ClusterInfo, cpus_per_trial: float, gpus_per_trial: float) -> int:
-    """How many trials of the given size the cluster runs at once."""
-    slots = int(cluster.resources.get("CPU", 0) // cpus_per_trial + 1e-9)
+def trial_slots(cluster: ClusterInfo, cpus_per_trial: float, gpus_per_trial: float, workers: int = 1) -> int:
+    """How many trials of the given size the cluster runs at once: a trial of ``workers``
+    workers takes ``workers`` x (``cpus_per_trial`` CPUs, ``gpus_per_trial`` GPUs)."""
+    slots = int(cluster.resources.get("CPU", 0) / (workers * cpus_per_trial) + 1e-9)
     if gpus_per_trial:
-        slots = min(slots, int(cluster.resources.get("GPU", 0) / gpus_per_trial + 1e-9))
+        slots = min(slots, int(cluster.resources.get("GPU", 0) / (workers * gpus_per_trial) + 1e-9))
     return max(1, slots)
 
 

@@ -139,14 +139,16 @@ def search_and_evaluate(suite: Suite, searches: list, datasets: dict[str, Prepar
     retrains only the seeds not yet scored. Setting ``stopping`` ends both, resumable."""
     from ray import tune
 
+    from ecgharness.benchmark import distributed
     from ecgharness.benchmark.final import FinalRuns
     from ecgharness.benchmark.multiplex import Budgets
     from ecgharness.benchmark.observers import BestTrial
     from ecgharness.benchmark.schedule import pair_trial, run_schedule
 
+    multi_worker = suite.resources.workers_per_trial > 1
     checkpoints = checkpoints_root(storage)
     retries = suite.resources.max_failures
-    finals = FinalRuns(suite, datasets, writer, observers, checkpoints, resume.finals_done, retries)
+    finals = FinalRuns(suite, datasets, writer, observers, checkpoints, resume.finals_done, retries, storage)
     planned = len(searches) * len(suite.final.seeds)
     for s in searches:  # pairs whose search had ended: their seeds not yet scored go first
         log = resume.logs.get(s.key)
@@ -159,9 +161,12 @@ def search_and_evaluate(suite: Suite, searches: list, datasets: dict[str, Prepar
         specs = {s.key: TrialSpec(model=s.pair.model, training=suite.training, threads=threads,
                                   imports=tuple(suite.imports), seed=suite.search.seed) for s in left}
         data = {s.key: shared[s.pair.dataset] for s in left}
-        resources = {"cpu": suite.resources.cpus_per_trial, "gpu": suite.resources.gpus_per_trial}
-        trainable = tune.with_resources(
-            tune.with_parameters(pair_trial, data=data, specs=specs, checkpoints=checkpoints), resources)
+        if multi_worker:  # Ray Train workers inside each trial
+            trainable = distributed.trainable(data, specs, suite.resources, storage, checkpoints)
+        else:
+            resources = {"cpu": suite.resources.cpus_per_trial, "gpu": suite.resources.gpus_per_trial}
+            trainable = tune.with_resources(
+                tune.with_parameters(pair_trial, data=data, specs=specs, checkpoints=checkpoints), resources)
 
         def tick() -> None:
             finals.collect(timeout=0)
@@ -172,7 +177,8 @@ def search_and_evaluate(suite: Suite, searches: list, datasets: dict[str, Prepar
         run_schedule(left, trainable, storage=storage, name="search" if not session else f"search-{session}",
                      writer=writer, observers=observers, budgets=budgets,
                      on_searched=lambda p, b: finals.submit(p, b, planned), slots=slots, tick=tick,
-                     logs=resume.logs, journal=writer.journal, stopping=stopping, max_failures=retries)
+                     logs=resume.logs, journal=writer.journal, stopping=stopping, max_failures=retries,
+                     multi_worker=multi_worker)
     while finals.pending and not stopping.is_set():
         finals.collect(timeout=1.0)
         progress.tick()
@@ -285,7 +291,7 @@ def _execute(suite: Suite, run_dir: Path, options: RunOptions, listeners: list[R
         observers.ray_started(cluster)
         res = suite.resources
         searches = pair_searches(suite, plan, datasets)
-        slots = trial_slots(cluster, res.cpus_per_trial, res.gpus_per_trial)
+        slots = trial_slots(cluster, res.worker_cpus, res.worker_gpus, res.workers_per_trial)
         progress = ProgressTracker(suite.name, run_dir.name, {s.pair: s.trials for s in searches},
                                    len(suite.final.seeds), slots, emit=observers.progress,
                                    write=lambda snap: write_status(run_dir, snap.to_dict()))

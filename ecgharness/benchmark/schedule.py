@@ -56,10 +56,19 @@ class _Events(Callback):
 
     def __init__(self, pairs: dict[str, PairTrials], searcher: PairSearcher, budgets: Budgets, writer: RunWriter,
                  on_searched: Callable[[Pair, BestTrial | None], None], tick: Callable[[], None],
-                 stopping: StopFlag) -> None:
+                 stopping: StopFlag, multi_worker: bool = False) -> None:
         self.pairs, self.searcher, self.budgets, self.writer = pairs, searcher, budgets, writer
         self.on_searched, self.tick, self.stopping = on_searched, tick, stopping
+        self.multi_worker = multi_worker
         self.finished: list[str] = []
+
+    def _free_workers(self, trial: Any) -> None:
+        """A multi-worker trial that ended or restarts gives its workers' CPUs and GPUs back at
+        once (see :mod:`ecgharness.benchmark.distributed`)."""
+        if self.multi_worker:
+            from ecgharness.benchmark.distributed import release
+
+            release(trial.last_result)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         key = pair_of(trial.config)
@@ -70,14 +79,17 @@ class _Events(Callback):
         self.pairs[pair_of(trial.config)].report(trial_of(trial.config), result)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._free_workers(trial)
         self.pairs[pair_of(trial.config)].retried(trial_of(trial.config))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._free_workers(trial)
         if not self.stopping.is_set():
             lasting = trial_of(trial.config)
             self.pairs[pair_of(trial.config)].end(lasting, budget=lasting in self.budgets.stopped)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._free_workers(trial)
         if not self.stopping.is_set():
             self.pairs[pair_of(trial.config)].end(trial_of(trial.config), trial_error(trial), failed=True)
 
@@ -119,7 +131,7 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
                  observers: Observers, budgets: Budgets, on_searched: Callable[[Pair, BestTrial | None], None],
                  slots: int, tick: Callable[[], None] = lambda: None, study_storage: Any = None,
                  logs: dict[str, Any] | None = None, journal: Any = None, stopping: StopFlag | None = None,
-                 max_failures: int = 0) -> list[str]:
+                 max_failures: int = 0, multi_worker: bool = False) -> list[str]:
     """Search every pair of ``searches`` in one Tune experiment; the pair keys in the order
     their searches ended.
 
@@ -139,6 +151,10 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         journal: The run's journal: every suggestion, start, epoch, restart and end goes into it.
         stopping: Set it to stop the experiment; running trials stop and stay unfinished.
         max_failures: Restarts of a trial whose worker or node was lost (from its last checkpoint).
+        multi_worker: Trials train on Ray Train workers (:mod:`ecgharness.benchmark.distributed`):
+            Tune starts at most ``slots`` of them (each reserves almost nothing itself, so Tune's
+            own resource count would start them all) and a new process for each (a stopped
+            trial's workers end with its process).
     """
     logs = logs or {}
     stopping = stopping or StopFlag()
@@ -147,7 +163,7 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         if key in pairs:
             pairs[key].restore(log)
     searcher = PairSearcher(searches, budgets, study_storage, logs, journal, stopping)
-    events = _Events(pairs, searcher, budgets, writer, on_searched, tick, stopping)
+    events = _Events(pairs, searcher, budgets, writer, on_searched, tick, stopping, multi_worker)
     for s in searches:
         grace = min(s.grace_period, s.max_epochs)
         observers.search_started(SearchPlan(s.pair, s.trials, tuple(s.space.searched), grace, s.reduction_factor,
@@ -158,7 +174,9 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         param_space={},
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=PairASHA(searches, budgets, logs),
                                     num_samples=max(1, left),
-                                    reuse_actors=True),  # a new worker process per trial leaves its slot idle
+                                    max_concurrent_trials=slots if multi_worker else None,
+                                    # a new worker process per trial leaves its slot idle
+                                    reuse_actors=not multi_worker),
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0, callbacks=[events, _Quiet()],
                                   stop=_StopAll(stopping), failure_config=tune.FailureConfig(max_failures=max_failures)),
     )

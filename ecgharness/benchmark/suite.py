@@ -8,7 +8,7 @@ A suite file (``ecgharness/benchmark/suites/<name>.yaml`` or any path)::
     search: {num_samples: 4, max_concurrent_trials: 2, grace_period: 1, reduction_factor: 2, seed: 0}
     training: {max_epochs: 4, patience: 3}
     final: {seeds: [0, 1, 2]}
-    resources: {cpus_per_trial: 1, gpus_per_trial: 0}
+    resources: {cpus_per_trial: 1, gpus_per_trial: 0}   # or {workers_per_trial: 2, gpus_per_worker: 1}
     imports: [my_package.my_models]      # modules that register extra models or datasets
     spaces:                              # overrides of packaged spaces, whenever that model runs
       xresnet1d101: {width: 16}
@@ -113,13 +113,25 @@ class FinalConfig:
 
 @dataclass(frozen=True)
 class ResourcesConfig:
-    """What each trial reserves, and how often a trial whose worker or node is lost restarts
-    (``max_failures``, each time from its last checkpoint; a trial whose training raises is
-    recorded failed and never restarted)."""
+    """What each trial and final retrain reserves on the cluster.
+
+    Attributes:
+        cpus_per_trial: CPUs of a one-worker trial (its torch threads).
+        gpus_per_trial: GPUs of a one-worker trial; a fraction packs several trials on one GPU.
+        max_failures: Restarts of a trial whose worker or node is lost, each from its last
+            checkpoint (a trial whose training raises is recorded failed and never restarted).
+        workers_per_trial: Processes training each trial together (DDP through Ray Train); 1
+            trains in the trial's own process, as without Ray Train.
+        cpus_per_worker: CPUs of each worker of a multi-worker trial (default: cpus_per_trial).
+        gpus_per_worker: GPUs of each worker of a multi-worker trial (default: gpus_per_trial).
+    """
 
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_failures: int = 2
+    workers_per_trial: int = 1
+    cpus_per_worker: float | None = None
+    gpus_per_worker: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_failures, int) or self.max_failures < 0:
@@ -130,6 +142,29 @@ class ResourcesConfig:
             raise ValueError(f"gpus_per_trial must be >= 0, got {self.gpus_per_trial}")
         if self.gpus_per_trial > 1 and self.gpus_per_trial != int(self.gpus_per_trial):
             raise ValueError(f"gpus_per_trial above 1 must be whole, got {self.gpus_per_trial}")
+        if isinstance(self.workers_per_trial, bool) or not isinstance(self.workers_per_trial, int) \
+                or self.workers_per_trial < 1:
+            raise ValueError(f"workers_per_trial must be a whole number >= 1, got {self.workers_per_trial!r}")
+        if self.workers_per_trial == 1 and (self.cpus_per_worker is not None or self.gpus_per_worker is not None):
+            raise ValueError("cpus_per_worker and gpus_per_worker apply to multi-worker trials: set workers_per_trial "
+                             "above 1, or give a one-worker trial's resources as cpus_per_trial and gpus_per_trial")
+        if self.cpus_per_worker is not None and self.cpus_per_worker <= 0:
+            raise ValueError(f"cpus_per_worker must be positive, got {self.cpus_per_worker}")
+        if self.gpus_per_worker is not None and self.gpus_per_worker < 0:
+            raise ValueError(f"gpus_per_worker must be >= 0, got {self.gpus_per_worker}")
+        if self.workers_per_trial > 1 and self.worker_gpus > 1:
+            raise ValueError(f"each worker trains on one device, so a worker takes at most 1 GPU (got "
+                             f"{self.worker_gpus:g}); set gpus_per_worker: 1 and raise workers_per_trial instead")
+
+    @property
+    def worker_cpus(self) -> float:
+        """CPUs of one worker (the trial's, with one worker)."""
+        return self.cpus_per_trial if self.cpus_per_worker is None else self.cpus_per_worker
+
+    @property
+    def worker_gpus(self) -> float:
+        """GPUs of one worker (the trial's, with one worker)."""
+        return self.gpus_per_trial if self.gpus_per_worker is None else self.gpus_per_worker
 
 
 @dataclass(frozen=True)
@@ -263,6 +298,7 @@ def with_overrides(
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
     max_concurrent_trials: int | None = None,
+    workers_per_trial: int | None = None,
 ) -> Suite:
     """The suite with command-line overrides applied and validated."""
     data = suite.to_dict()
@@ -284,4 +320,6 @@ def with_overrides(
         data["resources"]["cpus_per_trial"] = cpus_per_trial
     if gpus_per_trial is not None:
         data["resources"]["gpus_per_trial"] = gpus_per_trial
+    if workers_per_trial is not None:
+        data["resources"]["workers_per_trial"] = workers_per_trial
     return parse_suite(data, f"suite {suite.name!r} with command-line overrides")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ecgharness.benchmark.ray_session import SharedDataset
 from ecgharness.benchmark.suite import import_modules
@@ -93,6 +93,42 @@ def failure_reason(error: BaseException, spec: TrialSpec, config: dict[str, Any]
     return error_reason(error)
 
 
+class EpochReports:
+    """What a search trial reports each epoch: the loop's row, where the trial runs, and, for a
+    trial with ``checkpoints`` (a :class:`~ecgharness.benchmark.checkpoints.CheckpointFile`),
+    the epoch it went on from and, with its first report, the epochs its checkpoint held.
+
+    Args:
+        send: Reports one row (``ray.tune.report``, or ``ray.train.report`` on Ray Train workers).
+        place: Where the trial runs (node, device), reported with every row.
+        checkpoints: The trial's checkpoint, or None.
+    """
+
+    def __init__(self, send: Callable[[dict[str, Any]], None], place: dict[str, Any], checkpoints: Any = None) -> None:
+        self.send, self.place, self.checkpoints = send, place, checkpoints
+        self.reported: list[int] = []
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        from ecgharness.benchmark.multiplex import RESTORED, RESUMED_FROM
+
+        saved = self.checkpoints
+        extra = {} if saved is None else {RESUMED_FROM: saved.restored_epoch}
+        if saved is not None and not self.reported:
+            extra[RESTORED] = saved.restored_history
+        self.reported.append(row["epoch"])
+        self.send({**row, **self.place, **extra})
+
+    def ended_before(self) -> None:
+        """A trial whose checkpoint held its last epoch trained none: report that epoch again,
+        so the run hears that the trial has ended."""
+        from ecgharness.benchmark.multiplex import RESTORED, RESUMED_FROM
+
+        saved = self.checkpoints
+        if not self.reported and saved is not None and saved.restored_history:
+            self.send({**saved.restored_history[-1], **self.place, RESTORED: saved.restored_history,
+                       RESUMED_FROM: saved.restored_epoch})
+
+
 def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec, checkpoints: Any = None) -> None:
     """Ray Tune function trainable: train on train, report validation metrics every epoch
     (with the node and device the trial runs on).
@@ -106,7 +142,7 @@ def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec, c
     """
     from ray import tune
 
-    from ecgharness.benchmark.multiplex import FAILED, METRIC, RESTORED, RESUMED_FROM
+    from ecgharness.benchmark.multiplex import FAILED, METRIC
     from ecgharness.training.loop import train_model
 
     device = _setup(spec)
@@ -114,24 +150,15 @@ def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec, c
     if "test" in data.splits:
         raise RuntimeError("search trials must not receive the test split")
     place = {**where(), "device": str(device)}  # reported with every epoch, stored in the trial's record
-    reported = []
-
-    def report(row: dict[str, Any]) -> None:
-        extra = {} if checkpoints is None else {RESUMED_FROM: checkpoints.restored_epoch}
-        if checkpoints is not None and not reported:
-            extra[RESTORED] = checkpoints.restored_history
-        reported.append(row["epoch"])
-        tune.report({**row, **place, **extra})
-
+    report = EpochReports(tune.report, place, checkpoints)
     try:
         train_model(data, spec.model, config, spec.training, seed=spec.seed, device=device, report=report,
                     checkpoints=checkpoints)
     except Exception as exc:  # noqa: BLE001 - recorded as the trial's failure; a lost worker never gets here
         tune.report({FAILED: failure_reason(exc, spec, config), METRIC: float("nan"), **place})
         return
-    if not reported and checkpoints is not None and checkpoints.restored_history:
-        last = checkpoints.restored_history[-1]  # it had ended before the run stopped: say so again
-        tune.report({**last, **place, RESTORED: checkpoints.restored_history, RESUMED_FROM: checkpoints.restored_epoch})
+    report.ended_before()
+
 
 
 def final_run(config: dict[str, Any], data: PreparedDataset, spec: TrialSpec, seed: int,

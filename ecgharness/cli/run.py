@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   bench run --suite mitbih --data-root ~/ecg-data   # full MIT-BIH, inter-patient
   bench run --models cnn_lstm --num-samples 8 --max-epochs 10
   bench run --suite my_suite.yaml --address auto --gpus-per-trial 0.25
+  bench run --suite ptbxl --address auto --workers-per-trial 4 --gpus-per-trial 1   # DDP on 4 GPUs per trial
   bench run --suite ptbxl --data-root ~/ecg-data --num-samples 2 --max-epochs 2
   bench run --suite all --time-budget 7200         # search two hours at most, then final evaluation
   bench run --wandb --wandb-project ecg --wandb-entity my-team   # also log to Weights & Biases
@@ -35,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], help="final-evaluation seeds, e.g. 0,1,2")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions pack trials on one GPU")
+    p.add_argument("--workers-per-trial", type=int, metavar="N",
+                   help="processes training each trial together (DDP with Ray Train; each takes --cpus-per-trial "
+                        "CPUs and --gpus-per-trial GPUs unless the suite sets cpus_per_worker / gpus_per_worker)")
     p.add_argument("--max-concurrent", type=int, help="trials running at once per pair")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="seconds the whole suite may search; then running trials finish their epoch and each "
@@ -146,4 +150,5 @@ def _suite(args: argparse.Namespace):
         models=args.models, datasets=args.datasets, num_samples=args.num_samples,
         max_epochs=args.max_epochs, seeds=args.seeds, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_concurrent_trials=args.max_concurrent,
+        workers_per_trial=args.workers_per_trial,
     )

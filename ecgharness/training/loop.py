@@ -26,7 +26,7 @@ from torch import nn
 from ecgharness.datasets.base import PreparedDataset, Split
 from ecgharness.evaluation.metrics import summary_metrics
 from ecgharness.evaluation.thresholds import choose_thresholds
-from ecgharness.training import noise, state, techniques, views
+from ecgharness.training import noise, parallel, state, techniques, views
 from ecgharness.training.config import TrainConfig, TrialSettings, split_hyperparameters
 from ecgharness.training.inputs import InputFn, check_compatible, input_fn
 from ecgmodels import InputKind, create_model, model_info
@@ -168,6 +168,9 @@ class _Run:
     crop: int = 0  # training window in samples (0: whole examples)
     tta: tuple[int, int] | None = None  # (window, stride) in samples for validation and test
     artefacts: tuple[str, ...] = ()  # noise kinds of the training augmentation
+    seed: int = 0
+    shard: parallel.Shard = parallel.Shard()  # this process's rank of a data-parallel trial
+    net: nn.Module | None = None  # what trains: the model, or its DDP wrapper on several ranks
 
     @property
     def loop(self) -> TrainConfig:
@@ -193,31 +196,6 @@ class _Run:
         return self.predict(self.val)
 
 
-def _loss(loop: TrainConfig, weights: torch.Tensor | None, multilabel: bool) -> nn.Module:
-    if loop.loss == "focal":
-        return techniques.FocalLoss(loop.focal_gamma, weights, multilabel)
-    if multilabel:
-        return nn.BCEWithLogitsLoss()
-    return nn.CrossEntropyLoss(weight=weights)
-
-
-def _samples(dataset: PreparedDataset, seconds: float, what: str) -> int:
-    if seconds <= 0:
-        return 0
-    if not dataset.sampling_rate:
-        raise ValueError(f"{what} is given in seconds but dataset {dataset.name!r} does not record its sampling "
-                         "rate; set it to 0")
-    return max(1, round(seconds * dataset.sampling_rate))
-
-
-def _windows(dataset: PreparedDataset, loop: TrainConfig) -> tuple[int, tuple[int, int] | None]:
-    """Training crop and test-time (window, stride), in samples."""
-    crop = _samples(dataset, loop.crop_s, "crop_s")
-    window = _samples(dataset, loop.tta_window_s, "tta_window_s")
-    stride = _samples(dataset, loop.tta_stride_s, "tta_stride_s") or max(1, window // 2)
-    return crop, ((window, stride) if window else None)
-
-
 def _artefacts(dataset: PreparedDataset, loop: TrainConfig) -> tuple[str, ...]:
     kinds = noise.parse_artefacts(loop.augment_artefacts)
     if kinds and not dataset.sampling_rate:
@@ -238,9 +216,11 @@ def model_kwargs(dataset: PreparedDataset, model_name: str, settings: TrialSetti
 
 
 def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, seed: int,
-           device: torch.device) -> _Run:
+           device: torch.device, shard: parallel.Shard) -> _Run:
     """Model, data on the device, loss, optimiser and schedule, in a seeded order."""
     model = create_model(model_name, **model_kwargs(dataset, model_name, settings)).to(device)
+    if shard.rank:  # DDP starts every rank from rank 0's weights; dropout differs per rank
+        torch.manual_seed(parallel.rank_seed(seed, shard.rank))
     inputs = input_fn(model, device)
     loop, multilabel = settings.loop, dataset.multilabel
     use_bf16 = loop.precision == "bf16" and device.type == "cuda"
@@ -252,28 +232,30 @@ def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, s
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.optimiser.lr,
                                   weight_decay=settings.optimiser.weight_decay)
     steps = math.ceil(len(train.y) / settings.optimiser.batch_size)
-    crop, tta = _windows(dataset, loop)
+    crop, tta = techniques.windows(dataset.name, dataset.sampling_rate, loop)
     return _Run(
         dataset=dataset, settings=settings, model=model, inputs=inputs, autocast=autocast, train=train, val=val,
-        loss_fn=_loss(loop, weights, multilabel).to(device), optimizer=optimizer,
+        loss_fn=techniques.make_loss(loop, weights, multilabel).to(device), optimizer=optimizer,
         scheduler=techniques.make_scheduler(loop.scheduler, optimizer, loop.max_epochs, steps),
         sample_weights=(techniques.balanced_sample_weights(train.y, dataset.num_classes)
                         if loop.sampler == "weighted" else None),
-        generator=torch.Generator(device="cpu").manual_seed(seed), device=device, crop=crop, tta=tta,
-        artefacts=_artefacts(dataset, loop),
+        generator=torch.Generator(device="cpu").manual_seed(parallel.rank_seed(seed, shard.rank)), device=device,
+        crop=crop, tta=tta, artefacts=_artefacts(dataset, loop), seed=seed, shard=shard,
+        net=parallel.wrap(model, device, shard),
     )
 
 
-def _train_epoch(run: _Run) -> tuple[float, int]:
-    """One pass over the training split: (mean loss, examples seen)."""
+def _train_epoch(run: _Run, epoch: int) -> tuple[float, int]:
+    """One pass over the training split: (mean loss, examples seen); on several ranks, this
+    rank's share of every global batch (:mod:`ecgharness.training.parallel`)."""
     run.model.train()
-    loop, batch_size, n = run.loop, run.settings.optimiser.batch_size, len(run.train.y)
-    order = techniques.epoch_order(n, run.generator, run.sample_weights).to(run.device)
+    loop, batch_size, n, shard = run.loop, run.settings.optimiser.batch_size, len(run.train.y), run.shard
+    drawn = parallel.epoch_generator(run.seed, epoch) if shard.distributed else run.generator
+    order = techniques.epoch_order(n, drawn, run.sample_weights).to(run.device)
     total, steps, seen = torch.zeros((), device=run.device), 0, 0
-    for i in range(0, n, batch_size):
-        idx = order[i : i + batch_size]
-        if len(idx) < 2:  # BatchNorm cannot train on a single example
-            continue
+    weights = getattr(run.loss_fn, "weight", None)  # class weights normalise a weighted loss
+    for batch in parallel.global_batches(order, batch_size, shard, run.train.y, weights):
+        idx = batch.idx
         x, meta = run.train.batch(idx)
         if run.crop:
             x = techniques.random_crop(x, run.crop, run.generator)
@@ -283,19 +265,20 @@ def _train_epoch(run: _Run) -> tuple[float, int]:
                                         run.dataset.sampling_rate, run.generator,
                                         noise.restandardises(run.dataset.config))
         with run.autocast():
-            logits = run.model(*run.inputs(x, meta))
+            logits = run.net(*run.inputs(x, meta))
         loss = run.loss_fn(logits.float(), run.train.y[idx])
         run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # DDP averages the ranks' gradients: scaled so the average is the global batch's gradient
+        (loss * (batch.weight * shard.world_size) if shard.distributed else loss).backward()
         if loop.grad_clip > 0:
             nn.utils.clip_grad_norm_(run.model.parameters(), loop.grad_clip)
         run.optimizer.step()
         if isinstance(run.scheduler, torch.optim.lr_scheduler.OneCycleLR):
             run.scheduler.step()
-        total += loss.detach()
+        total += loss.detach() * batch.weight
         steps += 1
-        seen += len(idx)
-    return float(total) / max(steps, 1), seen
+        seen += batch.size
+    return float(shard.total(total)) / max(steps, 1), seen
 
 
 def _validate(run: _Run) -> tuple[dict[str, float], float, float]:
@@ -304,7 +287,7 @@ def _validate(run: _Run) -> tuple[dict[str, float], float, float]:
     metrics = evaluate(run.dataset, run.val.y.cpu().numpy(), scores)
     with torch.no_grad():
         val_loss = float(run.loss_fn(logits, run.val.y))
-    score = metrics[run.dataset.headline]
+    score = run.shard.agree(metrics[run.dataset.headline], run.device)  # every rank decides as rank 0
     return metrics, val_loss, score if math.isfinite(score) else -math.inf
 
 
@@ -338,6 +321,7 @@ def train_model(
     report: Callable[[dict[str, float]], None] | None = None,
     evaluate_test: bool = False,
     checkpoints: state.Checkpoints | None = None,
+    shard: parallel.Shard | None = None,
 ) -> TrainOutcome:
     """Train ``model_name`` with hyperparameters ``config`` on ``dataset``.
 
@@ -353,7 +337,9 @@ def train_model(
         evaluate_test: After training, restore the best-validation weights and score the
             test split once; the outcome then keeps those weights (``weights``).
         checkpoints: Where the run saves its state after every epoch; a run that finds a
-            checkpoint there goes on from its epoch, as if it had never stopped.
+            checkpoint there goes on from its epoch, as if it had never stopped. Each rank of a
+            data-parallel trial keeps its own (its random states differ).
+        shard: This process's rank of a data-parallel trial (None: one process trains alone).
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
@@ -362,14 +348,14 @@ def train_model(
     seed_everything(seed)
     settings = split_hyperparameters(train_config, config)
     dataset = views.trial_view(dataset, settings.loop.beat_context_s, settings.loop.use_metadata)
-    run = _build(dataset, model_name, settings, seed, device)
+    run = _build(dataset, model_name, settings, seed, device, shard or parallel.Shard())
     saved = checkpoints.load() if checkpoints is not None else None
     progress = state.LoopState() if saved is None else \
         state.restore(saved, run.model, run.optimizer, run.scheduler, run.generator)
     while progress.epoch < run.loop.max_epochs and (not progress.history or progress.stale < run.loop.patience):
         epoch = progress.epoch + 1
         start = time.perf_counter()
-        train_loss, epoch_seen = _train_epoch(run)
+        train_loss, epoch_seen = _train_epoch(run, epoch)
         progress.seen += epoch_seen
         progress.train_time += time.perf_counter() - start
         if not math.isfinite(train_loss):

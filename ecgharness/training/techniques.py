@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecgharness.training.config import TrainConfig
+
 
 class FocalLoss(nn.Module):
     """Focal loss (Lin et al., "Focal loss for dense object detection", ICCV 2017).
@@ -133,3 +135,29 @@ def make_scheduler(kind: str, optimizer: torch.optim.Optimizer, max_epochs: int,
     if kind == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
     return None
+
+
+def make_loss(loop: TrainConfig, weights: torch.Tensor | None, multilabel: bool) -> nn.Module:
+    """The loop's loss: focal, BCE-with-logits (multi-label) or (class-weighted) cross-entropy."""
+    if loop.loss == "focal":
+        return FocalLoss(loop.focal_gamma, weights, multilabel)
+    if multilabel:
+        return nn.BCEWithLogitsLoss()
+    return nn.CrossEntropyLoss(weight=weights)
+
+
+def _samples(dataset: str, sampling_rate: float | None, seconds: float, what: str) -> int:
+    if seconds <= 0:
+        return 0
+    if not sampling_rate:
+        raise ValueError(f"{what} is given in seconds but dataset {dataset!r} does not record its sampling "
+                         "rate; set it to 0")
+    return max(1, round(seconds * sampling_rate))
+
+
+def windows(dataset: str, sampling_rate: float | None, loop: TrainConfig) -> tuple[int, tuple[int, int] | None]:
+    """Training crop and test-time (window, stride), in samples, of ``dataset`` at ``sampling_rate``."""
+    crop = _samples(dataset, sampling_rate, loop.crop_s, "crop_s")
+    window = _samples(dataset, sampling_rate, loop.tta_window_s, "tta_window_s")
+    stride = _samples(dataset, sampling_rate, loop.tta_stride_s, "tta_stride_s") or max(1, window // 2)
+    return crop, ((window, stride) if window else None)
