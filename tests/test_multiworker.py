@@ -1,16 +1,21 @@
-"""A suite whose trials each train on two Ray Train workers (DDP over gloo) on a 2-CPU local
-Ray: the trial function reserves no CPU, the two workers take both, so trials run one at a
-time; ASHA stops some of them, and each stopped trial must give its workers back for the next
-one to start. The run ends with every trial recorded in the same form as one-worker trials and
-its final retrain scored on the test split."""
+"""A suite whose trials each train on two Ray Train workers (DDP over gloo), run as a user runs
+it (``bench run --workers-per-trial 2``). On a 2-CPU machine the trial function reserves no
+CPU and the two workers take both, so trials run one after another, and each trial that Tune
+stops (at its last epoch, or ASHA earlier) must give its workers back for the next to start.
+The run ends with every trial recorded in the same form as one-worker trials and its final
+retrain scored on the test split."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ecgharness.benchmark.runner import RunOptions, run_suite
-from ecgharness.benchmark.suite import parse_suite
+import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +27,28 @@ SUITE = {
     "search": {"num_samples": 3, "max_concurrent_trials": 3, "grace_period": 1, "reduction_factor": 2},
     "training": {"max_epochs": 2, "patience": 2},
     "final": {"seeds": [0]},
-    "resources": {"workers_per_trial": 2, "cpus_per_worker": 1},
+    "resources": {"cpus_per_trial": 1},
 }
 
-ONE_WORKER = {**SUITE, "name": "one", "search": {**SUITE["search"], "num_samples": 1},
-              "resources": {"cpus_per_trial": 1}}
+
+def _run(tmp_path: Path, suite: dict, run_id: str, *flags: str) -> Path:
+    (tmp_path / f"{run_id}.yaml").write_text(yaml.safe_dump(suite))
+    env = {**os.environ, "ECGHARNESS_CACHE": str(tmp_path / "cache"), "RAY_AUTH_MODE": "disabled"}
+    command = [sys.executable, "-m", "ecgharness", "run", "--suite", f"{run_id}.yaml", "--run-id", run_id,
+               "--num-cpus", "2", *flags]
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = run.communicate(timeout=360)
+    except subprocess.TimeoutExpired:  # a stopped trial that kept its workers: the next one never starts
+        run.terminate()  # the run stops cleanly on SIGTERM, taking its Ray with it
+        out, _ = run.communicate(timeout=60)
+        raise AssertionError(f"the run did not end within 6 minutes:\n{out[-3000:]}") from None
+    assert run.returncode == 0, out[-4000:]
+    return tmp_path / "results" / suite["name"] / run_id
 
 
-def test_trials_on_two_workers_each_run_one_after_another_and_complete(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("ECGHARNESS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    run_dir = run_suite(parse_suite(SUITE, "ddp.yaml"), RunOptions(results_dir=tmp_path, run_id="d", num_cpus=2))
+def test_trials_on_two_workers_complete_and_read_as_one_worker_trials(tmp_path) -> None:
+    run_dir = _run(tmp_path, SUITE, "d", "--workers-per-trial", "2")
     trials = pd.read_csv(run_dir / "trials.csv")
     history = pd.read_csv(run_dir / "trial_history.csv")
     finals = pd.read_csv(run_dir / "final_runs.csv")
@@ -50,6 +66,6 @@ def test_trials_on_two_workers_each_run_one_after_another_and_complete(tmp_path,
     assert scored["split"].tolist() == ["test"] and 0.0 <= scored["value"].iloc[0] <= 1.0
     assert pd.read_csv(run_dir / "failures.csv").empty
 
-    one = run_suite(parse_suite(ONE_WORKER, "one.yaml"), RunOptions(results_dir=tmp_path, run_id="o", num_cpus=2))
+    one = _run(tmp_path, SUITE, "o", "--num-samples", "1")
     for name in ("trials.csv", "trial_history.csv", "final_runs.csv"):  # the same records as one-worker trials
         assert list(pd.read_csv(one / name).columns) == list(pd.read_csv(run_dir / name).columns), name
