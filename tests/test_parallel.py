@@ -86,3 +86,60 @@ def test_a_multi_worker_trial_takes_its_workers_resources_from_the_slots() -> No
     cluster = ClusterInfo("a", True, 1, {"CPU": 8.0, "GPU": 4.0}, True)
     assert trial_slots(cluster, 1, 0) == 8 and trial_slots(cluster, 1, 0, workers=2) == 4
     assert trial_slots(cluster, 1, 1, workers=2) == 2 and trial_slots(cluster, 1, 0.5, workers=2) == 4
+
+
+
+class _Stop(Exception):
+    pass
+
+
+def _train_ranks(rank: int, port: int, root: str, stop_after: int, out) -> None:
+    """Rank ``rank`` of a two-rank cnn_lstm run (checkpointed under ``root``); every rank stops
+    once epoch ``stop_after`` is saved and reported."""
+    from ecgharness.benchmark.checkpoints import CheckpointFile
+    from ecgharness.datasets import load_dataset
+    from ecgharness.training.config import TrainConfig
+    from ecgharness.training.loop import train_model
+
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    data = load_dataset("synthetic", {"n_per_class": 30, "length": 96, "noise": 0.5}, use_cache=False)
+    config = {"lr": 3e-3, "batch_size": 16, "conv_width": 8, "lstm_hidden": 8, "dropout": 0.0}
+
+    def report(row: dict) -> None:
+        if row["epoch"] == stop_after:
+            raise _Stop()
+
+    saved = CheckpointFile(root, "t")
+    try:
+        outcome = train_model(data, "cnn_lstm", config, TrainConfig(max_epochs=4, patience=4, scheduler="plateau"),
+                              seed=5, report=report, checkpoints=saved, shard=Shard(rank, 2),
+                              evaluate_test=rank == 0)
+        out[rank] = {"history": outcome.history, "restored": saved.restored_epoch,
+                     "weights": outcome.weights, "test": outcome.test_scores}
+    except _Stop:
+        out[rank] = {"stopped": True}
+    torch.distributed.destroy_process_group()
+
+
+def _two_ranks(root, stop_after: int) -> dict:
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_train_ranks, args=(_free_port(), str(root), stop_after, out), nprocs=2, join=True)
+        return dict(out)
+
+
+@pytest.mark.slow
+def test_a_two_rank_run_resumed_from_rank_0s_checkpoint_ends_as_the_uninterrupted_run(tmp_path) -> None:
+    whole = _two_ranks(tmp_path / "whole", stop_after=0)
+    assert _two_ranks(tmp_path / "resumed", stop_after=2) == {0: {"stopped": True}, 1: {"stopped": True}}
+    assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == ["t.pt"]  # rank 0's only
+    resumed = _two_ranks(tmp_path / "resumed", stop_after=0)
+    for rank in (0, 1):  # both ranks went on from epoch 2 and trained the same epochs as without the stop
+        assert resumed[rank]["restored"] == 2
+        assert [r["epoch"] for r in resumed[rank]["history"]] == [1, 2, 3, 4]
+        assert [r["train_loss"] for r in resumed[rank]["history"]] == [r["train_loss"] for r in whole[rank]["history"]]
+        assert [r["score"] for r in resumed[rank]["history"]] == [r["score"] for r in whole[rank]["history"]]
+    assert (resumed[0]["test"] == whole[0]["test"]).all()
+    for name, value in whole[0]["weights"].items():
+        assert (resumed[0]["weights"][name] == value).all(), name

@@ -45,11 +45,6 @@ class CheckpointFile:
         self.restored_epoch = 0  # the epoch the last load went on from (0: started afresh)
         self.restored_history: list[dict[str, Any]] = []
 
-    def for_rank(self, rank: int) -> "CheckpointFile":
-        """The checkpoint of rank ``rank`` of a multi-worker trial (rank 0 keeps this one): each
-        rank saves its own, as its random draws differ."""
-        return self if rank == 0 else CheckpointFile(self.root, f"{self.key}-rank{rank}")
-
     @property
     def uri(self) -> str:
         return f"{self.root.rstrip('/')}/{self.key}.pt"

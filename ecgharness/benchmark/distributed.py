@@ -19,9 +19,9 @@ and the next trial would wait for its workers for ever. So worker 0 reports its 
 group with every epoch (:data:`WORKERS_GROUP`) and the schedule removes it as soon as the
 trial ends, fails or restarts (:func:`release`).
 
-Each rank checkpoints itself after every epoch (rank ``r`` > 0 under ``<trial>-rank<r>``), so a
-trial restarted after a lost worker, or in a resumed run, goes on from its last epoch on every
-rank. A worker whose own training raises (a diverged loss, a crashing model) makes the trial
+Rank 0 checkpoints the trial after every epoch (DDP keeps every rank's weights and optimiser
+equal to rank 0's), so a trial restarted after a lost worker, or in a resumed run, goes on
+from its last epoch on every rank. A worker whose own training raises (a diverged loss, a crashing model) makes the trial
 fail with that reason, never retried; a worker that is lost (its process or node died) makes
 the trial restart, as one-worker trials do.
 
@@ -114,7 +114,7 @@ class _Job:
     spec: TrialSpec
     workers: Workers
     seed: int
-    checkpoints: CheckpointFile | None = None  # rank 0's; each rank keeps its own (CheckpointFile.for_rank)
+    checkpoints: CheckpointFile | None = None  # the trial's: rank 0 saves it, every rank goes on from it
     results: Any = None  # final retrains: the queue worker 0 puts its FinalResult into
 
 
@@ -137,7 +137,7 @@ def _worker(loop_config: dict[str, Any]) -> None:
         import ray.train.torch
 
         device = ray.train.torch.get_device()
-    saved = None if job.checkpoints is None else job.checkpoints.for_rank(shard.rank)
+    saved = job.checkpoints  # rank 0 saves it, every rank goes on from it (ecgharness.training.parallel)
     label = f"{shard.world_size} x {device.type}"  # the trial's devices, as trials.csv and final_runs.csv show them
     data = job.data.get()
     if job.results is None:  # a search trial: every rank reports (Ray Train waits for all), Tune hears rank 0

@@ -337,8 +337,8 @@ def train_model(
         evaluate_test: After training, restore the best-validation weights and score the
             test split once; the outcome then keeps those weights (``weights``).
         checkpoints: Where the run saves its state after every epoch; a run that finds a
-            checkpoint there goes on from its epoch, as if it had never stopped. Each rank of a
-            data-parallel trial keeps its own (its random states differ).
+            checkpoint there goes on from its epoch, as if it had never stopped. Of a
+            data-parallel trial, rank 0 saves and every rank goes on from rank 0's.
         shard: This process's rank of a data-parallel trial (None: one process trains alone).
 
     Raises:
@@ -352,6 +352,8 @@ def train_model(
     saved = checkpoints.load() if checkpoints is not None else None
     progress = state.LoopState() if saved is None else \
         state.restore(saved, run.model, run.optimizer, run.scheduler, run.generator)
+    if saved is not None and run.shard.rank:  # rank 0's checkpoint: this rank's own draws from its own seed
+        parallel.reseed(run.generator, seed, run.shard.rank, progress.epoch)
     while progress.epoch < run.loop.max_epochs and (not progress.history or progress.stale < run.loop.patience):
         epoch = progress.epoch + 1
         start = time.perf_counter()
@@ -369,7 +371,7 @@ def train_model(
                "early_stopped": progress.stale >= run.loop.patience}
         progress.history.append(row)
         progress.epoch = epoch
-        if checkpoints is not None:  # saved before the epoch is reported: what was reported can be resumed
+        if checkpoints is not None and not run.shard.rank:  # saved before the epoch is reported: what was reported can be resumed
             checkpoints.save(state.snapshot(progress, run.model, run.optimizer, run.scheduler, run.generator))
         if report is not None:
             report(dict(row))

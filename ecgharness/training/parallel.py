@@ -15,6 +15,9 @@ whoever started them) runs the same loop on every rank. What keeps the ranks in 
   the class weights of a class-weighted loss), so DDP's gradient average is the gradient of
   the global batch's loss, exactly what one process would compute on the whole batch
   (BatchNorm statistics excepted: each rank normalises its own share, as DDP does by default).
+- Only rank 0 checkpoints (DDP keeps every rank's weights and optimiser state equal to rank
+  0's); every rank goes on from that checkpoint, and a rank above 0 then reseeds its own
+  draws (:func:`reseed`), so every rank resumes at the same epoch.
 - Validation runs on the whole validation split on every rank, with the identical weights DDP
   keeps, and rank 0's score is broadcast (:meth:`Shard.agree`), so early stopping, the best
   epoch and the schedulers decide the same on every rank and no rank leaves the loop alone.
@@ -75,6 +78,14 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 def rank_seed(seed: int, rank: int) -> int:
     """Seed of a rank's own random draws (augmentation, crops): rank 0 keeps ``seed``."""
     return seed + 7919 * rank
+
+
+def reseed(generator: torch.Generator, seed: int, rank: int, epoch: int) -> None:
+    """Seed a rank's own draws (``generator`` and torch's) for the epochs after ``epoch``: a
+    rank above 0 that goes on from rank 0's checkpoint draws from a seed of its own again."""
+    value = rank_seed(seed, rank) * 1_000_003 + epoch
+    generator.manual_seed(value)
+    torch.manual_seed(value)
 
 
 @dataclass(frozen=True)
