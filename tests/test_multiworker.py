@@ -69,3 +69,41 @@ def test_trials_on_two_workers_complete_and_read_as_one_worker_trials(tmp_path) 
     one = _run(tmp_path, SUITE, "o", "--num-samples", "1")
     for name in ("trials.csv", "trial_history.csv", "final_runs.csv"):  # the same records as one-worker trials
         assert list(pd.read_csv(one / name).columns) == list(pd.read_csv(run_dir / name).columns), name
+
+
+def test_a_lost_worker_is_told_from_a_worker_whose_training_raised(monkeypatch, tmp_path) -> None:
+    import ray
+    from ray.train import FailureConfig, RunConfig, ScalingConfig, WorkerGroupError
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from ecgharness.benchmark.distributed import _lost
+
+    def dies_or_raises(config: dict) -> None:  # nested: Ray pickles it whole, without this module
+        import time
+
+        import ray.train
+
+        if config["how"] == "dies" and ray.train.get_context().get_world_rank() == 1:
+            time.sleep(1)
+            os._exit(1)  # the worker's process ends, as when its node is lost
+        if config["how"] == "raises":
+            raise FloatingPointError("training loss became nan in epoch 1")
+        time.sleep(8)
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    try:
+        seen = {}
+        for how in ("dies", "raises"):
+            trainer = TorchTrainer(dies_or_raises, train_loop_config={"how": how},
+                                   torch_config=TorchConfig(backend="gloo"),
+                                   scaling_config=ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
+                                   run_config=RunConfig(name=how, storage_path=str(tmp_path),
+                                                        failure_config=FailureConfig(max_failures=0)))
+            with pytest.raises(WorkerGroupError) as failed:
+                trainer.fit()
+            seen[how] = {rank: _lost(e) for rank, e in failed.value.worker_failures.items()}
+    finally:
+        ray.shutdown()
+    assert seen["dies"][1] is True, seen  # restarted from its checkpoint (Tune's FailureConfig)
+    assert seen["raises"] and not any(seen["raises"].values()), seen  # recorded failed, never retried

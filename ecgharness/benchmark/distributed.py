@@ -158,11 +158,13 @@ def _worker(loop_config: dict[str, Any]) -> None:
 
 
 def _lost(error: BaseException) -> bool:
-    """Whether ``error`` says a worker's process or node died (not that its training raised)."""
+    """Whether ``error`` says a worker's process or node died (not that its training raised):
+    Ray Train reports a worker that stopped answering as a failed health check."""
     from ray import exceptions
+    from ray.train.v2._internal.exceptions import WorkerHealthCheckFailedError, WorkerHealthCheckTimeoutError
 
     lost = (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.NodeDiedError,
-            exceptions.ActorUnavailableError)
+            exceptions.ActorUnavailableError, WorkerHealthCheckFailedError, WorkerHealthCheckTimeoutError)
     while error is not None:
         if isinstance(error, lost):
             return True
