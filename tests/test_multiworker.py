@@ -7,6 +7,7 @@ retrain scored on the test split."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,9 +32,9 @@ SUITE = {
 }
 
 
-def _run(tmp_path: Path, suite: dict, run_id: str, *flags: str) -> Path:
+def _run(tmp_path: Path, suite: dict, run_id: str, *flags: str, **env_vars: str) -> Path:
     (tmp_path / f"{run_id}.yaml").write_text(yaml.safe_dump(suite))
-    env = {**os.environ, "ECGHARNESS_CACHE": str(tmp_path / "cache"), "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "ECGHARNESS_CACHE": str(tmp_path / "cache"), "RAY_AUTH_MODE": "disabled", **env_vars}
     command = [sys.executable, "-m", "ecgharness", "run", "--suite", f"{run_id}.yaml", "--run-id", run_id,
                "--num-cpus", "2", *flags]
     run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -107,3 +108,25 @@ def test_a_lost_worker_is_told_from_a_worker_whose_training_raised(monkeypatch, 
         ray.shutdown()
     assert seen["dies"][1] is True, seen  # restarted from its checkpoint (Tune's FailureConfig)
     assert seen["raises"] and not any(seen["raises"].values()), seen  # recorded failed, never retried
+
+
+def test_a_lost_worker_restarts_its_trial_from_its_checkpoint(tmp_path) -> None:
+    """Rank 1 of the trial ends its process in epoch 2 (after epoch 1 was checkpointed): the
+    trial starts again on new workers from epoch 1, counted in trials.csv, and completes."""
+    plugins = Path(__file__).parent / "plugins"
+    suite = {**SUITE, "name": "lost", "imports": ["failing_models"], "models": [{"name": "dies_once_model", "space": {"batch_size": 16}}],
+             "search": {"num_samples": 1}, "training": {"max_epochs": 3, "patience": 3}}
+    marker = tmp_path / "died"
+    run_dir = _run(tmp_path, suite, "l", "--workers-per-trial", "2", ECG_DIE_MARKER=str(marker),
+                   ECG_DIE_AFTER="15",  # 180 examples, batches of 16: each rank trains 12 batches an epoch
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")])))
+    assert marker.exists()  # the worker did die
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert trials[["status", "epochs", "retries"]].values.tolist() == [["completed", 3, 1]], trials.to_string()
+    journal = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    rows = [e["row"] for e in journal if e["kind"] == "result"]
+    # epochs 2 and 3 were trained by the restarted trial, from epoch 1's checkpoint: only the epoch in flight was lost
+    assert [(r["epoch"], r.get("resumed_from")) for r in rows if r["epoch"] > 1] == [(2, 1), (3, 1)], rows
+    history = pd.read_csv(run_dir / "trial_history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert (pd.read_csv(run_dir / "final_runs.csv")["kind"] == "model").sum() == 1

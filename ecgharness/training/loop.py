@@ -216,7 +216,7 @@ def model_kwargs(dataset: PreparedDataset, model_name: str, settings: TrialSetti
 
 
 def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, seed: int,
-           device: torch.device, shard: parallel.Shard) -> _Run:
+           device: torch.device, shard: parallel.Shard = parallel.Shard()) -> _Run:
     """Model, data on the device, loss, optimiser and schedule, in a seeded order."""
     model = create_model(model_name, **model_kwargs(dataset, model_name, settings)).to(device)
     if shard.rank:  # DDP starts every rank from rank 0's weights; dropout differs per rank
@@ -245,7 +245,7 @@ def _build(dataset: PreparedDataset, model_name: str, settings: TrialSettings, s
     )
 
 
-def _train_epoch(run: _Run, epoch: int) -> tuple[float, int]:
+def _train_epoch(run: _Run, epoch: int = 1) -> tuple[float, int]:
     """One pass over the training split: (mean loss, examples seen); on several ranks, this
     rank's share of every global batch (:mod:`ecgharness.training.parallel`)."""
     run.model.train()

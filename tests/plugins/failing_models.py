@@ -38,3 +38,30 @@ def nan_model(*, num_classes: int, in_channels: int = 1, dropout: float = 0.0) -
 def crash_model(*, num_classes: int, in_channels: int = 1, dropout: float = 0.0) -> _Tiny:
     """Raises in forward."""
     return _Tiny(num_classes, in_channels, "crash")
+
+
+class _DiesOnce(_Tiny):
+    """Rank 1 of a multi-worker trial ends its process after ``ECG_DIE_AFTER`` training
+    batches, once per ``ECG_DIE_MARKER`` file (as if its node were lost)."""
+
+    def __init__(self, num_classes: int, in_channels: int) -> None:
+        super().__init__(num_classes, in_channels, "dies")
+        self.batches = 0
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        import os
+        from pathlib import Path
+
+        if self.training and torch.distributed.is_initialized() and torch.distributed.get_rank() == 1:
+            self.batches += 1
+            marker = Path(os.environ["ECG_DIE_MARKER"])
+            if self.batches > int(os.environ["ECG_DIE_AFTER"]) and not marker.exists():
+                marker.write_text("died")
+                os._exit(1)
+        return super().forward_features(x)
+
+
+@register_model
+def dies_once_model(*, num_classes: int, in_channels: int = 1, dropout: float = 0.0) -> _DiesOnce:
+    """Its rank 1 process dies once, mid-training."""
+    return _DiesOnce(num_classes, in_channels)
