@@ -21,9 +21,9 @@ trial ends, fails or restarts (:func:`release`).
 
 Rank 0 checkpoints the trial after every epoch (DDP keeps every rank's weights and optimiser
 equal to rank 0's), so a trial restarted after a lost worker, or in a resumed run, goes on
-from its last epoch on every rank. A worker whose own training raises (a diverged loss, a crashing model) makes the trial
-fail with that reason, never retried; a worker that is lost (its process or node died) makes
-the trial restart, as one-worker trials do.
+from its last epoch on every rank. A worker whose own training raises (a diverged loss, a
+crashing model) makes the trial fail with that reason, never retried; a worker that is lost
+(its process or node died) makes the trial restart, as one-worker trials do.
 
 Workers talk over gloo on CPUs and over NCCL when each has a whole GPU (NCCL cannot put two
 ranks on one GPU, so workers with a fraction of a GPU use gloo).
@@ -52,7 +52,7 @@ WORKERS_GROUP = "workers_group"  # result entry: the hex id of the placement gro
 
 
 class WorkersLost(RuntimeError):
-    """A worker of a multi-worker retrain was lost (its process or node died): retried."""
+    """A worker of a multi-worker trial or retrain was lost (its process or node died): retried."""
 
 
 @dataclass(frozen=True)
@@ -90,19 +90,18 @@ class Workers:
         return TorchConfig(backend="nccl" if self.gpus >= 1 else "gloo")
 
 
-def release(result: dict[str, Any] | None) -> bool:
-    """Remove the workers' placement group that a trial's last ``result`` names; False when it
-    names none. Removing one that Ray Train removed already does nothing."""
+def release(result: dict[str, Any] | None) -> None:
+    """Remove the workers' placement group that a trial's last ``result`` names (a one-worker
+    trial's names none). Removing one that Ray Train removed already does nothing."""
     group = (result or {}).get(WORKERS_GROUP)
     if not group:
-        return False
+        return
     from ray._raylet import PlacementGroupID
     from ray.util.placement_group import PlacementGroup, placement_group_table, remove_placement_group
 
     handle = PlacementGroup(PlacementGroupID.from_hex(group))
     if placement_group_table(handle).get("state", "REMOVED") != "REMOVED":
         remove_placement_group(handle)
-    return True
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,6 @@ def _worker(loop_config: dict[str, Any]) -> None:
         import ray.train.torch
 
         device = ray.train.torch.get_device()
-    saved = job.checkpoints  # rank 0 saves it, every rank goes on from it (ecgharness.training.parallel)
     label = f"{shard.world_size} x {device.type}"  # the trial's devices, as trials.csv and final_runs.csv show them
     data = job.data.get()
     if job.results is None:  # a search trial: every rank reports (Ray Train waits for all), Tune hears rank 0
@@ -145,14 +143,14 @@ def _worker(loop_config: dict[str, Any]) -> None:
             raise RuntimeError("search trials must not receive the test split")
         group = get_current_placement_group()
         place = {**where(), "device": label, WORKERS_GROUP: group.id.hex() if group else ""}
-        report = EpochReports(ray.train.report, place, saved)
+        report = EpochReports(ray.train.report, place, job.checkpoints)
         train_model(data, job.spec.model, job.config, job.spec.training, seed=job.seed, device=device,
-                    report=report, checkpoints=saved, shard=shard)
+                    report=report, checkpoints=job.checkpoints, shard=shard)
         report.ended_before()
         return
     # a final retrain: only rank 0 scores the test split (after the last collective) and answers
     outcome = train_model(data, job.spec.model, job.config, job.spec.training, seed=job.seed, device=device,
-                          evaluate_test=shard.rank == 0, checkpoints=saved, shard=shard)
+                          evaluate_test=shard.rank == 0, checkpoints=job.checkpoints, shard=shard)
     if shard.rank == 0:
         job.results.put(FinalResult(seed=job.seed, outcome=outcome, device=label, pid=os.getpid(), **where()))
 

@@ -108,13 +108,14 @@ class FinalRuns:
 
         self.suite, self.datasets, self.writer, self.observers = suite, datasets, writer, observers
         self.checkpoints, self.done = checkpoints, set(done or ())
-        self.remote = ray.remote(final_run).options(
-            num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial,
-            max_retries=retries)  # retried only when its worker or node is lost, from its checkpoint
         self.workers = None  # with several workers per trial, each retrain runs on Ray Train workers
         if suite.resources.workers_per_trial > 1:
             self.workers = distributed.Workers.of(suite.resources, storage)
-        self.retries = retries
+            self.remote = distributed.final_task(retries)
+        else:
+            self.remote = ray.remote(final_run).options(
+                num_cpus=suite.resources.cpus_per_trial, num_gpus=suite.resources.gpus_per_trial,
+                max_retries=retries)  # retried only when its worker or node is lost, from its checkpoint
         self.shared: dict[str, SharedDataset] = {}
         self.pending: dict = {}
         self.best: dict[Pair, BestTrial] = {}
@@ -138,7 +139,7 @@ class FinalRuns:
             if self.workers is None:
                 ref = self.remote.remote(trial.config, self.shared[pair.dataset].ref, spec, seed, saved)
             else:
-                ref = distributed.final_task(self.retries).remote(
+                ref = self.remote.remote(
                     trial.config, self.shared[pair.dataset], spec, seed, self.workers,
                     f"{final_key(pair, seed)}-{uuid.uuid4().hex[:8]}", saved)
             self.pending[ref] = (pair, seed)

@@ -20,6 +20,7 @@ from ray.tune.progress_reporter import TrialProgressCallback
 
 from ecgharness.benchmark.multiplex import (Budgets, PairASHA, PairSearch, PairSearcher, hyperparameters, pair_of,
                                             trial_of)
+from ecgharness.benchmark.distributed import release
 from ecgharness.benchmark.lifeline import StopFlag
 from ecgharness.benchmark.observers import BestTrial, Observers, Pair, SearchPlan
 from ecgharness.benchmark.ray_session import SharedDataset
@@ -56,19 +57,10 @@ class _Events(Callback):
 
     def __init__(self, pairs: dict[str, PairTrials], searcher: PairSearcher, budgets: Budgets, writer: RunWriter,
                  on_searched: Callable[[Pair, BestTrial | None], None], tick: Callable[[], None],
-                 stopping: StopFlag, multi_worker: bool = False) -> None:
+                 stopping: StopFlag) -> None:
         self.pairs, self.searcher, self.budgets, self.writer = pairs, searcher, budgets, writer
         self.on_searched, self.tick, self.stopping = on_searched, tick, stopping
-        self.multi_worker = multi_worker
         self.finished: list[str] = []
-
-    def _free_workers(self, trial: Any) -> None:
-        """A multi-worker trial that ended or restarts gives its workers' CPUs and GPUs back at
-        once (see :mod:`ecgharness.benchmark.distributed`)."""
-        if self.multi_worker:
-            from ecgharness.benchmark.distributed import release
-
-            release(trial.last_result)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         key = pair_of(trial.config)
@@ -79,17 +71,17 @@ class _Events(Callback):
         self.pairs[pair_of(trial.config)].report(trial_of(trial.config), result)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._free_workers(trial)
+        release(trial.last_result)  # a multi-worker trial gives its workers back at once
         self.pairs[pair_of(trial.config)].retried(trial_of(trial.config))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._free_workers(trial)
+        release(trial.last_result)
         if not self.stopping.is_set():
             lasting = trial_of(trial.config)
             self.pairs[pair_of(trial.config)].end(lasting, budget=lasting in self.budgets.stopped)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._free_workers(trial)
+        release(trial.last_result)
         if not self.stopping.is_set():
             self.pairs[pair_of(trial.config)].end(trial_of(trial.config), trial_error(trial), failed=True)
 
@@ -153,8 +145,8 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         max_failures: Restarts of a trial whose worker or node was lost (from its last checkpoint).
         multi_worker: Trials train on Ray Train workers (:mod:`ecgharness.benchmark.distributed`):
             Tune starts at most ``slots`` of them (each reserves almost nothing itself, so Tune's
-            own resource count would start them all) and a new process for each (a stopped
-            trial's workers end with its process).
+            own resource count would start them all), each in a new process; each trial's
+            workers are given back as soon as it ends or restarts.
     """
     logs = logs or {}
     stopping = stopping or StopFlag()
@@ -163,7 +155,7 @@ def run_schedule(searches: list[PairSearch], trainable: Any, *, storage: str, na
         if key in pairs:
             pairs[key].restore(log)
     searcher = PairSearcher(searches, budgets, study_storage, logs, journal, stopping)
-    events = _Events(pairs, searcher, budgets, writer, on_searched, tick, stopping, multi_worker)
+    events = _Events(pairs, searcher, budgets, writer, on_searched, tick, stopping)
     for s in searches:
         grace = min(s.grace_period, s.max_epochs)
         observers.search_started(SearchPlan(s.pair, s.trials, tuple(s.space.searched), grace, s.reduction_factor,

@@ -106,7 +106,7 @@ class EpochReports:
 
     def __init__(self, send: Callable[[dict[str, Any]], None], place: dict[str, Any], checkpoints: Any = None) -> None:
         self.send, self.place, self.checkpoints = send, place, checkpoints
-        self.reported: list[int] = []
+        self.reported = False
 
     def __call__(self, row: dict[str, Any]) -> None:
         from ecgharness.benchmark.multiplex import RESTORED, RESUMED_FROM
@@ -115,7 +115,7 @@ class EpochReports:
         extra = {} if saved is None else {RESUMED_FROM: saved.restored_epoch}
         if saved is not None and not self.reported:
             extra[RESTORED] = saved.restored_history
-        self.reported.append(row["epoch"])
+        self.reported = True
         self.send({**row, **self.place, **extra})
 
     def ended_before(self) -> None:
@@ -158,7 +158,6 @@ def search_trial(config: dict[str, Any], data: SharedDataset, spec: TrialSpec, c
         tune.report({FAILED: failure_reason(exc, spec, config), METRIC: float("nan"), **place})
         return
     report.ended_before()
-
 
 
 def final_run(config: dict[str, Any], data: PreparedDataset, spec: TrialSpec, seed: int,

@@ -158,8 +158,7 @@ def bundle_metadata(ds: PreparedDataset, model_name: str, config: dict[str, Any]
     loop, rate = settings.loop, ds.sampling_rate or 0
     test_time = {}
     if loop.tta_window_s > 0 and rate:
-        window = max(1, round(loop.tta_window_s * rate))
-        stride = max(1, round(loop.tta_stride_s * rate)) if loop.tta_stride_s > 0 else max(1, window // 2)
+        _, (window, stride) = techniques.windows(ds.name, rate, loop)
         test_time = {"window_s": loop.tta_window_s, "window": window, "stride": stride,
                      "aggregate": loop.tta_aggregate}
     return {

@@ -371,7 +371,8 @@ def train_model(
                "early_stopped": progress.stale >= run.loop.patience}
         progress.history.append(row)
         progress.epoch = epoch
-        if checkpoints is not None and not run.shard.rank:  # saved before the epoch is reported: what was reported can be resumed
+        # saved (by rank 0) before the epoch is reported: what was reported can be resumed
+        if checkpoints is not None and not run.shard.rank:
             checkpoints.save(state.snapshot(progress, run.model, run.optimizer, run.scheduler, run.generator))
         if report is not None:
             report(dict(row))
