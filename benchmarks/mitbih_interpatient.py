@@ -51,6 +51,8 @@ def main() -> int:
                                              '"gru_hidden": 32, "meta_hidden": 32, "dropout": 0.3}')
     parser.add_argument("--context", type=float, default=0.0,
                         help="seconds of neighbouring signal on each side of the beat (the dataset's context_s)")
+    parser.add_argument("--record-template", action="store_true",
+                        help="give each beat its record's median beat as a second channel (record_template)")
     parser.add_argument("--train-on-all", action="store_true", help="retrain on all of DS1 for the chosen epochs")
     parser.add_argument("--ec57", action="store_true", help="F beats classified as V are not errors")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -68,7 +70,8 @@ def main() -> int:
     from ecgharness.training.loop import train_model
 
     torch.set_num_threads(args.threads)
-    ds = load_dataset("mitbih", {"split": "interpatient", "ec57_f_as_v": args.ec57, "context_s": args.context},
+    ds = load_dataset("mitbih", {"split": "interpatient", "ec57_f_as_v": args.ec57, "context_s": args.context,
+                                 "record_template": args.record_template},
                       root=args.data_root)
     for line in ds.summary_lines():
         print(line)
@@ -76,7 +79,7 @@ def main() -> int:
     start = time.perf_counter()
     out = train_model(ds, args.model, hparams, TrainConfig(max_epochs=args.epochs, patience=args.epochs),
                       evaluate_test=True)
-    label = f"{args.model} (ctx {args.context} s, best val epoch {out.best_epoch})"
+    label = f"{args.model}{' + template' if args.record_template else ''} (ctx {args.context} s, best val epoch {out.best_epoch})"
     if args.train_on_all:
         loop = TrainConfig(max_epochs=out.best_epoch, patience=out.best_epoch, select="last")
         out = train_model(with_val_in_train(ds), args.model, hparams, loop, evaluate_test=True)

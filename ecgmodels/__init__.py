@@ -19,6 +19,7 @@ _MODEL_MODULES = (
     "rhythm_attention",
     "resnet_se",
     "resnet_se_bigru_meta",
+    "beat_cnn_rr",
     "recurrent",
     "wang",
     "inception1d",

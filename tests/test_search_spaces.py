@@ -59,7 +59,7 @@ def test_malformed_entries_are_rejected_by_name(entries: dict, message: str) -> 
 
 
 def test_unknown_model_lists_valid_models() -> None:
-    with pytest.raises(ConfigError, match="unknown model .cnn.; valid models: alexnet, bigru, .*, cnn_lstm, "):
+    with pytest.raises(ConfigError, match="unknown model .cnn.; valid models: alexnet, beat_cnn_rr, bigru, .*, cnn_lstm, "):
         load_search_space("cnn")
 
 

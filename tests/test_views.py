@@ -82,3 +82,39 @@ def test_both_are_search_dimensions_that_reach_the_model(wide, monkeypatch) -> N
     (trained_on,) = seen
     assert trained_on.splits["train"].x.shape[-1] == 252 < wide.splits["train"].x.shape[-1]
     assert not trained_on.splits["train"].meta.any()
+
+
+@pytest.fixture(scope="module")
+def templated():
+    return load_dataset("mitbih_sample", {"context_s": 0.5, "record_template": True}, use_cache=False)
+
+
+def _oracle_windows(sample_dir, record: str, pre: int, post: int) -> np.ndarray:
+    """Raw MLII windows around every annotated beat of ``record``, read with wfdb; the
+    record's ends repeat its first and last sample."""
+    rec = wfdb.rdrecord(str(sample_dir / record))
+    ann = wfdb.rdann(str(sample_dir / record), "atr")
+    beats = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in AAMI_MAP])
+    signal = np.pad(rec.p_signal[:, rec.sig_name.index("MLII")], (pre, post), mode="edge")
+    return np.stack([signal[b: b + pre + post] for b in beats]).astype(np.float32)
+
+
+def test_the_template_channel_is_the_records_median_beat(sample_dir, wide, templated) -> None:
+    """Oracle: the sample-wise median of record 118's raw beat windows (wfdb), z-scored; the
+    rows of the next record hold another median, and the beat channel is unchanged."""
+    windows = _oracle_windows(sample_dir, "118", 90 + 180, 162 + 180)  # 0.25/0.45 s + 0.5 s, 360 Hz
+    median = np.median(windows, axis=0)
+    expected = (median - median.mean()) / median.std()
+    x = templated.splits["train"].x
+    n = len(windows)
+    assert x.shape[1:] == (2, 612) and templated.notes["channels"] == ["MLII", "MLII record median"]
+    np.testing.assert_allclose(x[:n, 1], np.broadcast_to(expected, (n, 612)), atol=1e-4)
+    assert np.abs(x[n, 1] - expected).max() > 0.1  # the first beat of the next record: its own median
+    np.testing.assert_allclose(x[:, 0], wide.splits["train"].x[:, 0], atol=1e-5)
+
+
+def test_a_narrower_context_of_the_template_equals_one_prepared_with_it(templated) -> None:
+    narrow = load_dataset("mitbih_sample", {"context_s": 0.0, "record_template": True}, use_cache=False)
+    view = trial_view(templated, 0.0, use_metadata=True)
+    for split in ("train", "val", "test"):
+        np.testing.assert_allclose(view.splits[split].x, narrow.splits[split].x, atol=2e-4)

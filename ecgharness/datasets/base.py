@@ -151,7 +151,8 @@ class PreparedDataset:
         lines = [
             f"{self.name}: {self.num_classes} classes {list(self.class_names)}"
             + (" (multi-label)" if self.multilabel else "")
-            + f", {self.in_channels} lead(s) x {self.signal_length} samples"
+            + (f", {self.in_channels} channels ({', '.join(self.notes['channels'])})" if self.notes.get("channels")
+               else f", {self.in_channels} lead(s)") + f" x {self.signal_length} samples"
             + (f", {len(self.meta_names)} metadata features" if self.meta_names else "")
             + (" (from cache)" if self.from_cache else "")
         ]

@@ -75,6 +75,12 @@ class MITBIHConfig:
         context_s: Seconds of extra signal on each side of the beat window, so the window
             holds the neighbouring beats (0: one beat).
         rr_local_beats: RR intervals averaged for ``rr_local`` (centred on the beat).
+        record_template: Add one channel per lead after the leads: the median beat window
+            of the beat's own record (the sample-wise median over all its annotated beats,
+            labels unused), normalised like the beat, so a model compares each beat with
+            its patient's typical beat. Morphology differs more between patients than
+            between N and S beats of one patient; the record-wide median plays the part
+            for morphology that ``rr_record`` plays for timing.
         ec57_f_as_v: AAMI EC57's rule: an F beat classified as V is not an error (it counts
             neither for F nor for V).
         scored_classes: Classes the macro averages and the loss weights cover (de Chazal et al.
@@ -96,6 +102,7 @@ class MITBIHConfig:
     rr_features: bool = True
     context_s: float = 0.0
     rr_local_beats: int = 10
+    record_template: bool = False
     scored_classes: tuple[str, ...] = ("N", "S", "V", "F")
     ec57_f_as_v: bool = False
 
@@ -240,7 +247,9 @@ def zscore_windows(beats: np.ndarray) -> np.ndarray:
 def segment_beats(signal: np.ndarray, fs: float, samples: np.ndarray,
                   config: MITBIHConfig) -> tuple[np.ndarray, np.ndarray | None]:
     """Beat windows (n, leads, samples) float32 around the beats at ``samples`` of one record
-    ``signal`` (samples, leads), filtered and normalised as ``config`` says, and, with
+    ``signal`` (samples, leads), filtered and normalised as ``config`` says (with
+    ``config.record_template``, (n, 2 * leads, samples): the record's median window
+    follows the leads), and, with
     ``config.rr_features``, their raw RR features (n, 9)."""
     if config.bandpass:
         signal = bandpass(signal, fs)
@@ -249,6 +258,9 @@ def segment_beats(signal: np.ndarray, fs: float, samples: np.ndarray,
     padded = np.pad(signal, ((pre, post), (0, 0)), mode="edge").astype(np.float32)
     idx = samples[:, None] + np.arange(pre + post)[None, :]  # sample s sits at s + pre in padded
     beats = padded[idx].transpose(0, 2, 1)  # (n, leads, samples)
+    if config.record_template and len(beats):
+        template = np.median(beats, axis=0, keepdims=True)  # sample-wise, so a narrower cut commutes with it
+        beats = np.concatenate([beats, np.broadcast_to(template, beats.shape)], axis=1)
     if config.normalise == "zscore":
         beats = zscore_windows(beats)
     meta = rr_features(samples, fs, config.rr_local_beats) if config.rr_features else None
@@ -303,6 +315,8 @@ def prepare(config: MITBIHConfig, root: Path) -> Prepared:
     if set(config.scored_classes) != set(AAMI_CLASSES):
         notes["protocol"] += f"; macro averages over {', '.join(config.scored_classes)}"
     notes["leads"] = list(config.leads)
+    if config.record_template:
+        notes["channels"] = list(config.leads) + [f"{lead} record median" for lead in config.leads]
     if config.rr_features:
         notes["fitted"] = fit_meta_stats(splits["train"].meta)
         splits = {name: Split(sp.x, sp.y, apply_meta_stats(sp.meta, notes["fitted"])) for name, sp in splits.items()}
