@@ -16,7 +16,7 @@ from ecgharness.inference.predict import predict_input
 from ecgharness.inference.records import PredictError, read_input
 from ecgharness.leaderboard.store import read_run
 from helpers import annotation_counts, kaggle_style_beats, write_kaggle_csv
-from kept_run import first_minutes, write_kept_run
+from kept_run import SAMPLE_CONFIG, first_minutes, write_kept_run
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +157,16 @@ def test_wrong_rate_missing_lead_and_short_records_name_the_fix(bundle, record, 
         predict_input(bundle, write("short", signal[:200], 360, fields["sig_name"]))
     with pytest.raises(PredictError, match="unknown input type"):
         read_input(tmp_path / "x.edf")
+
+
+def test_a_model_trained_with_the_record_template_gets_it_from_the_record(record, tmp_path) -> None:
+    """The record's median beat is computed over the record given, as over the test record in
+    training: the probabilities equal the stored test scores."""
+    config = {**SAMPLE_CONFIG, "record_template": True}
+    models = {"beat_cnn_rr": {"lr": 3e-3, "batch_size": 64, "width": 4, "meta_hidden": 8}}
+    run = write_kept_run(tmp_path / "kept" / "t1", models, config=config)
+    bundle = load_bundle(weights_path(run, "mitbih_sample", "beat_cnn_rr", 0))
+    assert bundle.preprocessing["in_channels"] == 2
+    pred = predict_input(bundle, read_input(record))
+    stored = read_run(run).predictions("mitbih_sample", "beat_cnn_rr", 0)
+    np.testing.assert_allclose(pred.probabilities, stored["scores"], atol=1e-5)
