@@ -4,10 +4,12 @@ of a beat model with RR-interval input and of the linear floor, beside de Chazal
 The model trains on DS1 (less the validation records), its epoch is chosen on the
 validation records, and DS2 is scored once; with --train-on-all it then retrains on all of
 DS1 for that many epochs and scores the last epoch, as de Chazal et al. trained on all of
-DS1. No search: pass the hyperparameters a suite's search chose (--hparams JSON).
+DS1. No search: pass the hyperparameters a suite's search chose (--hparams JSON, or
+--from-run with the run folder).
 
-Usage: python benchmarks/mitbih_interpatient.py [--data-root DIR] [--model resnet_se_bigru_meta]
-           [--epochs 8] [--hparams '{"lr": 1e-3}'] [--context 0.25] [--train-on-all] [--ec57]
+Usage: python benchmarks/mitbih_interpatient.py [--data-root DIR] [--model beat_cnn_rr]
+           [--epochs 8] [--hparams '{"lr": 1e-3}' | --from-run RUN_DIR] [--context 0.25]
+           [--no-record-template] [--train-on-all] [--ec57]
 """
 
 from __future__ import annotations
@@ -42,16 +44,34 @@ def published_row(name: str, row: dict) -> str:
     return f"{name:<42} {_cell(row.get('accuracy'))}  " + "  ".join(cells)
 
 
+def searched(run_dir: str, model: str) -> dict:
+    """The hyperparameters a finished run's search chose for ``model`` on MIT-BIH (its final runs')."""
+    from pathlib import Path
+
+    from ecgharness.leaderboard.store import read_run
+
+    runs = read_run(Path(run_dir)).final_runs
+    rows = runs[(runs["dataset"] == "mitbih") & (runs["model"] == model) & (runs.get("kind", "model") == "model")]
+    if rows.empty:
+        raise SystemExit(f"{run_dir}: no final run of mitbih/{model}; models there: "
+                         f"{', '.join(sorted(set(runs['model'])))}")
+    config = rows.iloc[0]["config"]
+    return json.loads(config) if isinstance(config, str) else dict(config)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default=os.environ.get("ECGHARNESS_DATA"))
-    parser.add_argument("--model", default="resnet_se_bigru_meta")
+    parser.add_argument("--model", default="beat_cnn_rr")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--hparams", default='{"lr": 1e-3, "batch_size": 256, "base_channels": 16, "stages": 3, '
-                                             '"gru_hidden": 32, "meta_hidden": 32, "dropout": 0.3}')
+    parser.add_argument("--hparams", default='{"lr": 1e-3, "batch_size": 256, "width": 16, "dropout": 0.3, '
+                                             '"weight_decay": 1e-2}')
+    parser.add_argument("--from-run", metavar="RUN_DIR",
+                        help="take --model's hyperparameters from a finished `bench run --suite mitbih` (its "
+                             "final runs' configuration: what the search chose on the validation records)")
     parser.add_argument("--context", type=float, default=0.0,
                         help="seconds of neighbouring signal on each side of the beat (the dataset's context_s)")
-    parser.add_argument("--record-template", action="store_true",
+    parser.add_argument("--record-template", action=argparse.BooleanOptionalAction, default=True,
                         help="give each beat its record's median beat as a second channel (record_template)")
     parser.add_argument("--train-on-all", action="store_true", help="retrain on all of DS1 for the chosen epochs")
     parser.add_argument("--ec57", action="store_true", help="F beats classified as V are not errors")
@@ -70,20 +90,23 @@ def main() -> int:
     from ecgharness.training.loop import train_model
 
     torch.set_num_threads(args.threads)
-    ds = load_dataset("mitbih", {"split": "interpatient", "ec57_f_as_v": args.ec57, "context_s": args.context,
+    hparams = searched(args.from_run, args.model) if args.from_run else json.loads(args.hparams)
+    context = max(args.context, float(hparams.get("beat_context_s") or 0.0))
+    ds = load_dataset("mitbih", {"split": "interpatient", "ec57_f_as_v": args.ec57, "context_s": context,
                                  "record_template": args.record_template},
                       root=args.data_root)
     for line in ds.summary_lines():
         print(line)
-    hparams = json.loads(args.hparams)
+    print(f"{args.model}: {json.dumps(hparams)}")
     start = time.perf_counter()
     out = train_model(ds, args.model, hparams, TrainConfig(max_epochs=args.epochs, patience=args.epochs),
                       evaluate_test=True)
-    label = f"{args.model}{' + template' if args.record_template else ''} (ctx {args.context} s, best val epoch {out.best_epoch})"
+    name = args.model + (" + template" if args.record_template else "")
+    label = f"{name} (ctx {hparams.get('beat_context_s', context)} s, best val epoch {out.best_epoch})"
     if args.train_on_all:
         loop = TrainConfig(max_epochs=out.best_epoch, patience=out.best_epoch, select="last")
         out = train_model(with_val_in_train(ds), args.model, hparams, loop, evaluate_test=True)
-        label = f"{args.model} (all DS1, {loop.max_epochs} epochs)"
+        label = f"{name} (all DS1, {loop.max_epochs} epochs)"
     took = time.perf_counter() - start
     floor = linear(ds)
     floor_metrics = summary_metrics(ds.splits["test"].y, floor.scores, ds.class_names, ds.task, None, ds.scored,
