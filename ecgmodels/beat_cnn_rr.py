@@ -18,11 +18,7 @@ from torch import nn
 
 from ecgmodels.base import ECGModel, InputKind
 from ecgmodels.factory import register_model
-
-
-def _conv_block(cin: int, cout: int, kernel_size: int) -> list[nn.Module]:
-    return [nn.Conv1d(cin, cout, kernel_size, padding=kernel_size // 2, bias=False), nn.BatchNorm1d(cout),
-            nn.ReLU(inplace=True)]
+from ecgmodels.layers import ConvBNReLU1d
 
 
 class BeatCNNRR(ECGModel):
@@ -32,9 +28,9 @@ class BeatCNNRR(ECGModel):
                  kernel_size: int = 7, meta_hidden: int = 32, dropout: float = 0.3) -> None:
         super().__init__()
         self.signal = nn.Sequential(
-            *_conv_block(in_channels, width, kernel_size), nn.MaxPool1d(2),
-            *_conv_block(width, 2 * width, kernel_size), nn.MaxPool1d(2),
-            *_conv_block(2 * width, 2 * width, kernel_size), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
+            ConvBNReLU1d(in_channels, width, kernel_size), nn.MaxPool1d(2),
+            ConvBNReLU1d(width, 2 * width, kernel_size), nn.MaxPool1d(2),
+            ConvBNReLU1d(2 * width, 2 * width, kernel_size), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
         )
         self.meta = nn.Sequential(nn.Linear(meta_features, meta_hidden), nn.ReLU(inplace=True))
         self.num_features = 2 * width + meta_hidden
