@@ -258,11 +258,12 @@ def segment_beats(signal: np.ndarray, fs: float, samples: np.ndarray,
     padded = np.pad(signal, ((pre, post), (0, 0)), mode="edge").astype(np.float32)
     idx = samples[:, None] + np.arange(pre + post)[None, :]  # sample s sits at s + pre in padded
     beats = padded[idx].transpose(0, 2, 1)  # (n, leads, samples)
+    normalise = zscore_windows if config.normalise == "zscore" else (lambda windows: windows)
     if config.record_template and len(beats):
-        template = np.median(beats, axis=0, keepdims=True)  # sample-wise, so a narrower cut commutes with it
-        beats = np.concatenate([beats, np.broadcast_to(template, beats.shape)], axis=1)
-    if config.normalise == "zscore":
-        beats = zscore_windows(beats)
+        template = normalise(np.median(beats, axis=0, keepdims=True))  # sample-wise: a narrower cut commutes
+        beats = np.concatenate([normalise(beats), np.broadcast_to(template, beats.shape)], axis=1)
+    else:
+        beats = normalise(beats)
     meta = rr_features(samples, fs, config.rr_local_beats) if config.rr_features else None
     return np.ascontiguousarray(beats, dtype=np.float32), meta
 
