@@ -160,3 +160,58 @@ def test_sigterm_stops_the_run_within_seconds_and_it_resumes(tmp_path) -> None:
     assert again.returncode == 0, out[-3000:]
     counts = _check_resumed(run_dir)
     assert counts["resumed"] >= 1
+
+
+@pytest.fixture(params=["environment", "uri"])
+def s3_bucket(request, monkeypatch):
+    """An S3 server on 127.0.0.1 (moto) with an empty bucket ``ecg``, and the ``--storage`` URI
+    of a folder in it: the endpoint is given to pyarrow (and so to Ray Tune and the checkpoints)
+    by ``AWS_ENDPOINT_URL``, or in the URI's query (``?endpoint_override=...``), as for MinIO."""
+    moto_server = pytest.importorskip("moto.server", reason="moto is in the dev extras: pip install -e '.[dev]'")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    uri = "s3://ecg/runs"
+    if request.param == "environment":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+    else:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+        uri += f"?endpoint_override={host}:{port}&scheme=http"
+    from pyarrow import fs
+
+    bucket = fs.S3FileSystem(endpoint_override=f"{host}:{port}", scheme="http", allow_bucket_creation=True)
+    bucket.create_dir("ecg")
+    yield bucket, uri
+    server.stop()
+
+
+def _objects(bucket, prefix: str) -> list[str]:
+    from pyarrow import fs
+
+    found = bucket.get_file_info(fs.FileSelector(prefix, recursive=True, allow_not_found=True))
+    return [f.path for f in found if f.type == fs.FileType.File]
+
+
+def test_a_run_whose_storage_is_s3_resumes_from_the_bucket(s3_bucket, tmp_path) -> None:
+    bucket, uri = s3_bucket
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(SUITE))
+    run_dir = tmp_path / "results" / "resumable" / "r3"
+    first = _bench("--suite", "suite.yaml", "--run-id", "r3", "--num-cpus", "2", "--storage", uri, tmp_path=tmp_path)
+    _wait_for(run_dir, _mid_search, first)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    stored = _objects(bucket, "ecg/runs/resumable/r3")
+    checkpoints = [p for p in stored if p.startswith("ecg/runs/resumable/r3/checkpoints/") and p.endswith(".pt")]
+    assert checkpoints, f"no trial checkpoint in the bucket; it holds {stored[:10]}"
+    assert any("/search/experiment_state" in p for p in stored), "Tune's experiment state is not in the bucket"
+    assert not (run_dir / "tune").exists()  # nothing of the storage went to the local run folder
+
+    again = _bench("--resume", str(run_dir), "--num-cpus", "2", tmp_path=tmp_path)  # the journal names the bucket
+    out, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, out[-3000:]
+    counts = _check_resumed(run_dir)
+    assert counts["finished_before"] >= 2 and counts["resumed"] >= 1
+    assert not [p for p in _objects(bucket, "ecg/runs/resumable/r3") if "/checkpoints/" in p]

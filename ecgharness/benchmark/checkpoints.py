@@ -21,6 +21,14 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
+def join_uri(base: str, *parts: str) -> str:
+    """``base`` (a folder or URI) with ``parts`` appended to its path, before any query string
+    (``s3://bucket/ecg?endpoint_override=host:9000`` + ``run`` ->
+    ``s3://bucket/ecg/run?endpoint_override=host:9000``)."""
+    path, mark, query = base.partition("?") if "://" in base else (base, "", "")
+    return "/".join([path.rstrip("/"), *parts]) + mark + query
+
+
 def _filesystem(root: str) -> tuple[Any, str]:
     """(pyarrow filesystem, path inside it) of a folder or URI."""
     from pyarrow import fs
@@ -47,7 +55,7 @@ class CheckpointFile:
 
     @property
     def uri(self) -> str:
-        return f"{self.root.rstrip('/')}/{self.key}.pt"
+        return join_uri(self.root, f"{self.key}.pt")
 
     def _file(self) -> tuple[Any, str, str]:
         """(filesystem, folder inside it, checkpoint path inside it)."""
@@ -77,7 +85,7 @@ class CheckpointFile:
 
 def checkpoints_root(storage: str) -> str:
     """Where a run whose Tune storage is ``storage`` (a folder or URI) keeps its checkpoints."""
-    return f"{storage.rstrip('/')}/{CHECKPOINTS_DIR}"
+    return join_uri(storage, CHECKPOINTS_DIR)
 
 
 def clear(root: str) -> None:

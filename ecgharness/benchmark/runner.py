@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ecgharness.benchmark import provenance
-from ecgharness.benchmark.checkpoints import checkpoints_root
+from ecgharness.benchmark.checkpoints import checkpoints_root, join_uri
 from ecgharness.benchmark.checkpoints import clear as clear_checkpoints
 from ecgharness.benchmark.final import evaluate_floors
 from ecgharness.benchmark.lifeline import (ClusterLost, ClusterWatch, RunStopped, StopFlag, exit_lost,
@@ -275,7 +275,7 @@ def _execute(suite: Suite, run_dir: Path, options: RunOptions, listeners: list[R
     else:
         writer = RunWriter.reopen(run_dir, suite.name, events, Journal(run_dir, session))
     recorded = next((e.get("storage") for e in events or [] if e["kind"] == "session"), None)
-    storage = options.storage and f"{options.storage.rstrip('/')}/{suite.name}/{run_dir.name}"
+    storage = options.storage and join_uri(options.storage, suite.name, run_dir.name)
     storage = storage or recorded or str(run_dir / "tune")
     writer.journal.write("session", storage=storage, address=options.address or "local")
     resume = _Resume.of(events or [], writer)
