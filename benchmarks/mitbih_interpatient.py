@@ -32,12 +32,9 @@ PUBLISHED = {
     "Niu et al. 2020 (abstract)": {"accuracy": 0.964, "S": (None, None, 0.766), "V": (None, None, 0.897)},
 }
 # What a 20-trial `bench run --suite mitbih --models beat_cnn_rr` search on the full database chose
-# (ASHA, selected on validation records 116, 201 and 223; DS2 unseen; run with the class-weighted
-# loss), with the class-balanced batches the suite now trains beat_cnn_rr on (chosen by
-# record-grouped cross-validation within DS1).
+# (ASHA, selected on validation records 116, 201 and 223; DS2 unseen).
 SEARCHED = {"lr": 3.65e-4, "batch_size": 128, "weight_decay": 7.3e-4, "dropout": 0.17, "width": 16,
-            "kernel_size": 9, "meta_hidden": 64, "beat_context_s": 0.0, "use_metadata": True,
-            "sampler": "weighted", "class_weighted": False}
+            "kernel_size": 9, "meta_hidden": 64, "beat_context_s": 0.0, "use_metadata": True}
 KEYS = ("sensitivity", "ppv", "f1")
 HEADER = "  ".join(f"{c} {k:>3}" for c in "NSVF" for k in ("Se", "+P", "F1"))
 
